@@ -1,0 +1,1 @@
+//! Waypoint client and expert router (filled by the router issue).

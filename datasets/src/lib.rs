@@ -1,0 +1,1 @@
+//! Dataset I/O for Waypoint (filled by the CLI issue).

@@ -1,0 +1,69 @@
+//! Brute-force top-k over a set of stored vectors: the exact answer that
+//! ground truth, tiny collections, selective filters and `exact` queries use.
+
+use rayon::prelude::*;
+
+use crate::metric::Metric;
+use crate::scored::{Scored, TopK};
+
+/// Below this many nodes one thread scans everything; above it the scan is
+/// split across rayon workers.
+const PARALLEL_SCAN_MIN: usize = 32_768;
+
+/// Exact top-`k` among nodes `0..count` admitted by `accept`, with the SIMD
+/// kernel of `metric`. `vector(node)` yields the stored vector of a node.
+pub(crate) fn top_k<'v, V, A>(
+    count: usize,
+    vector: V,
+    query: &[f32],
+    metric: Metric,
+    k: usize,
+    accept: A,
+) -> Vec<Scored>
+where
+    V: Fn(u32) -> &'v [f32] + Sync,
+    A: Fn(u32) -> bool + Sync,
+{
+    let scan = |range: std::ops::Range<usize>| {
+        let mut top = TopK::new(k);
+        for node in range {
+            let node = node as u32;
+            if accept(node) {
+                let dist = metric.distance(query, vector(node));
+                top.push(Scored { dist, node });
+            }
+        }
+        top
+    };
+    if count < PARALLEL_SCAN_MIN {
+        return scan(0..count).into_sorted_vec();
+    }
+    let chunk = PARALLEL_SCAN_MIN / 4;
+    (0..count.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| scan(c * chunk..((c + 1) * chunk).min(count)))
+        .reduce(|| TopK::new(k), TopK::merge)
+        .into_sorted_vec()
+}
+
+/// Exact top-`k` among an explicit list of nodes (used when a filter keeps
+/// few points).
+pub(crate) fn top_k_of<'v, V>(
+    nodes: impl Iterator<Item = u32>,
+    vector: V,
+    query: &[f32],
+    metric: Metric,
+    k: usize,
+) -> Vec<Scored>
+where
+    V: Fn(u32) -> &'v [f32],
+{
+    let mut top = TopK::new(k);
+    for node in nodes {
+        top.push(Scored {
+            dist: metric.distance(query, vector(node)),
+            node,
+        });
+    }
+    top.into_sorted_vec()
+}

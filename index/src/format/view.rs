@@ -1,0 +1,575 @@
+//! [`HnswView`]: a saved index opened with mmap and searched in place.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use memmap2::Mmap;
+use roaring::RoaringBitmap;
+
+use crate::error::{Error, Result};
+use crate::graph::{self, prefetch_ptr, GraphRead, SearchState};
+use crate::hnsw::store::NodeStore;
+use crate::hnsw::{check_search_args, Hnsw, Liveness, MAX_NODES};
+use crate::metric::Metric;
+use crate::params::{HnswParams, MAX_DIM, MAX_M};
+use crate::search::{Neighbor, SearchParams};
+
+use super::{corrupt, Header, Section, SectionEntry, ALIGN, HEADER_LEN, NO_ENTRY, SECTION_ENTRY_LEN};
+
+/// Highest level a valid file may record.
+const MAX_FILE_LEVEL: u32 = 64;
+
+/// Where one section lives in the file, after validation.
+#[derive(Debug, Clone, Copy)]
+pub struct SectionInfo {
+    /// Section name (`vectors`, `links0`, ...).
+    pub name: &'static str,
+    /// Byte offset in the file (a multiple of 64).
+    pub offset: u64,
+    /// Length in bytes.
+    pub length: u64,
+    /// CRC32C of the section's bytes.
+    pub crc32c: u32,
+}
+
+/// A read-only index searched straight from a memory-mapped file.
+///
+/// Opening checks everything a search will touch (magic, version,
+/// endianness, sizes, alignment, every section checksum, and that every link
+/// names a node inside the index), then searches read the mapped bytes with
+/// no copying. Open time is that one validation pass plus a constant.
+///
+/// # The mmap contract
+/// The file must not be modified or truncated while a view is open. Waypoint
+/// never writes an index file in place (saves go to a temporary file that is
+/// renamed over the old one, leaving open views on the old inode), so this
+/// holds unless another program rewrites the file. If one does, accesses
+/// stay bounds-checked (a panic, not memory corruption), but a truncation
+/// under the mapping raises `SIGBUS`, as with any mmap.
+///
+/// ```
+/// use waypoint_index::{Hnsw, HnswParams, HnswView, Metric, SearchParams};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("tiny.wpi");
+/// let index = Hnsw::new(2, Metric::L2Squared, HnswParams::default()).unwrap();
+/// index.insert(1, &[0.0, 0.0]).unwrap();
+/// index.insert(2, &[3.0, 4.0]).unwrap();
+/// index.save(&path).unwrap();
+/// let view = HnswView::open(&path).unwrap();
+/// let hits = view.search(&[3.0, 3.0], 1, &SearchParams::default()).unwrap();
+/// assert_eq!((hits[0].id, hits[0].distance), (2, 1.0));
+/// ```
+pub struct HnswView {
+    path: PathBuf,
+    mmap: Mmap,
+    header: Header,
+    metric: Metric,
+    sections: [SectionInfo; 7],
+    tombstones: RoaringBitmap,
+    ids: OnceLock<HashMap<u64, u32>>,
+}
+
+impl std::fmt::Debug for HnswView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HnswView")
+            .field("path", &self.path)
+            .field("dim", &self.header.dim)
+            .field("metric", &self.metric)
+            .field("nodes", &self.header.node_count)
+            .field("live", &self.header.live_count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HnswView {
+    /// Maps and validates the index file at `path`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if it cannot be opened or mapped; [`Error::Corrupt`]
+    /// naming the header or section and the reason for any file that is
+    /// truncated, damaged, foreign, big-endian, or of a future version.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if cfg!(target_endian = "big") {
+            return Err(corrupt(path, "header", "this build runs big-endian; index files are little-endian".into()));
+        }
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len < HEADER_LEN as u64 {
+            return Err(corrupt(
+                path,
+                "header",
+                format!("file is {len} bytes, shorter than the {HEADER_LEN}-byte header (truncated, or not an index file)"),
+            ));
+        }
+        // SAFETY: see the type's mmap contract; every read below is bounds-checked.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let header = Header::decode(path, &mmap)?;
+        let metric = check_header(path, &header)?;
+        let sections = read_table(path, &mmap, &header)?;
+        let mut view = HnswView {
+            path: path.to_path_buf(),
+            mmap,
+            header,
+            metric,
+            sections,
+            tombstones: RoaringBitmap::new(),
+            ids: OnceLock::new(),
+        };
+        view.validate()?;
+        Ok(view)
+    }
+
+    fn bytes(&self, s: Section) -> &[u8] {
+        let info = &self.sections[s as usize - 1];
+        &self.mmap[info.offset as usize..(info.offset + info.length) as usize]
+    }
+
+    fn vectors(&self) -> &[f32] {
+        bytemuck::cast_slice(self.bytes(Section::Vectors))
+    }
+
+    fn levels(&self) -> &[u8] {
+        self.bytes(Section::Levels)
+    }
+
+    fn links0(&self) -> &[u32] {
+        bytemuck::cast_slice(self.bytes(Section::Links0))
+    }
+
+    fn upper_offsets(&self) -> &[u64] {
+        bytemuck::cast_slice(self.bytes(Section::UpperOffsets))
+    }
+
+    fn upper_links(&self) -> &[u32] {
+        bytemuck::cast_slice(self.bytes(Section::UpperLinks))
+    }
+
+    fn external_ids(&self) -> &[u64] {
+        bytemuck::cast_slice(self.bytes(Section::ExternalIds))
+    }
+
+    /// Checksums, then the graph's internal consistency.
+    fn validate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        for (i, s) in Section::ALL.iter().enumerate() {
+            let crc = crc32c::crc32c(self.bytes(*s));
+            let info = self.sections[i];
+            if crc != info.crc32c {
+                return Err(corrupt(
+                    &path,
+                    s.name(),
+                    format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", info.crc32c),
+                ));
+            }
+        }
+        let n = self.header.node_count as usize;
+        let (m, m0) = (self.header.m as usize, self.header.m0 as usize);
+        let max_level = self.header.max_level;
+        let levels = self.levels();
+        if let Some((i, &l)) = levels.iter().enumerate().find(|(_, &l)| u32::from(l) > max_level) {
+            return Err(corrupt(&path, "levels", format!("node {i} has level {l} above the max level {max_level}")));
+        }
+        if n > 0 && levels.iter().map(|&l| u32::from(l)).max() != Some(max_level) {
+            return Err(corrupt(&path, "levels", format!("no node reaches the recorded max level {max_level}")));
+        }
+        check_links(&path, "links0", self.links0(), 1 + m0, n)?;
+        let offsets = self.upper_offsets();
+        let upper = self.upper_links();
+        if offsets[0] != 0 || offsets[n] != upper.len() as u64 {
+            return Err(corrupt(
+                &path,
+                "upper_offsets",
+                format!(
+                    "offsets span {}..{} but upper_links holds {} words",
+                    offsets[0],
+                    offsets[n],
+                    upper.len()
+                ),
+            ));
+        }
+        for i in 0..n {
+            let want = u64::from(levels[i]) * (1 + m as u64);
+            if offsets[i + 1].checked_sub(offsets[i]) != Some(want) {
+                return Err(corrupt(
+                    &path,
+                    "upper_offsets",
+                    format!("node {i} (level {}) should own {want} words", levels[i]),
+                ));
+            }
+        }
+        check_links(&path, "upper_links", upper, 1 + m, n)?;
+        match (n, self.header.entry_node) {
+            (0, NO_ENTRY) => {}
+            (0, e) => return Err(corrupt(&path, "header", format!("empty index with entry node {e}"))),
+            (_, e) if e as usize >= n => {
+                return Err(corrupt(&path, "header", format!("entry node {e} is outside the {n} nodes")))
+            }
+            (_, e) if u32::from(levels[e as usize]) != max_level => {
+                return Err(corrupt(&path, "header", format!("entry node {e} is not on the top level {max_level}")))
+            }
+            _ => {}
+        }
+        let tombstones = RoaringBitmap::deserialize_from(self.bytes(Section::Tombstones))
+            .map_err(|e| corrupt(&path, "tombstones", format!("not a roaring bitmap: {e}")))?;
+        if let Some(max) = tombstones.max().filter(|&t| t as usize >= n) {
+            return Err(corrupt(&path, "tombstones", format!("tombstone {max} is outside the {n} nodes")));
+        }
+        if tombstones.len() + self.header.live_count != n as u64 {
+            return Err(corrupt(
+                &path,
+                "header",
+                format!(
+                    "live count {} plus {} tombstones is not the node count {n}",
+                    self.header.live_count,
+                    tombstones.len()
+                ),
+            ));
+        }
+        self.tombstones = tombstones;
+        Ok(())
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.header.dim as usize
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The build parameters recorded in the file.
+    pub fn params(&self) -> HnswParams {
+        HnswParams {
+            m: self.header.m as usize,
+            ef_construction: self.header.ef_construction as usize,
+            ef_search: self.header.ef_search as usize,
+            seed: self.header.seed,
+        }
+    }
+
+    /// Number of live points.
+    pub fn len(&self) -> usize {
+        self.header.live_count as usize
+    }
+
+    /// Whether there are no live points.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of graph nodes, including tombstoned ones.
+    pub fn node_count(&self) -> usize {
+        self.header.node_count as usize
+    }
+
+    /// Number of tombstoned nodes.
+    pub fn deleted_count(&self) -> usize {
+        self.tombstones.len() as usize
+    }
+
+    /// The top layer of the graph (0 for an empty index).
+    pub fn max_level(&self) -> usize {
+        self.header.max_level as usize
+    }
+
+    /// How many nodes have each top level: `histogram[l]` nodes reach layer `l`
+    /// as their highest.
+    pub fn level_histogram(&self) -> Vec<usize> {
+        let mut hist = vec![0usize; self.max_level() + 1];
+        for &l in self.levels() {
+            hist[l as usize] += 1;
+        }
+        hist
+    }
+
+    /// The validated section table.
+    pub fn sections(&self) -> &[SectionInfo] {
+        &self.sections
+    }
+
+    /// File size in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.mmap.len() as u64
+    }
+
+    /// The file this view maps.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn entry(&self) -> Option<(u32, usize)> {
+        (self.header.entry_node != NO_ENTRY).then_some((self.header.entry_node, self.header.max_level as usize))
+    }
+
+    fn id_map(&self) -> &HashMap<u64, u32> {
+        self.ids.get_or_init(|| {
+            let ids = self.external_ids();
+            (0..self.node_count() as u32)
+                .filter(|n| !self.tombstones.contains(*n))
+                .map(|n| (ids[n as usize], n))
+                .collect()
+        })
+    }
+
+    /// Whether `id` is live. The first call builds an id map (O(n)).
+    pub fn contains(&self, id: u64) -> bool {
+        self.id_map().contains_key(&id)
+    }
+
+    /// The stored vector of `id` (unit length under cosine), if live.
+    pub fn get_vector(&self, id: u64) -> Option<&[f32]> {
+        self.id_map().get(&id).map(|&n| self.vector(n))
+    }
+
+    /// Same contract as [`Hnsw::search`]; results are identical to those of
+    /// the index this file was saved from.
+    ///
+    /// # Errors
+    /// As [`Hnsw::search`].
+    pub fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Neighbor>> {
+        check_search_args(k, params)?;
+        let query = self.metric.prepare_query(query, self.dim())?;
+        let state = SearchState {
+            entry: self.entry(),
+            tombstones: &self.tombstones,
+            live: self.len(),
+            m0: self.header.m0 as usize,
+            default_ef: self.header.ef_search as usize,
+        };
+        let resolve = |id| {
+            if params.filter.is_some() {
+                self.id_map().get(&id).copied()
+            } else {
+                None
+            }
+        };
+        Ok(graph::knn(self, &state, &query, k, params, resolve))
+    }
+
+    /// [`HnswView::search`] for many queries in parallel (rayon), in order.
+    ///
+    /// # Errors
+    /// The first error of any query.
+    pub fn search_batch<Q>(&self, queries: &[Q], k: usize, params: &SearchParams) -> Result<Vec<Vec<Neighbor>>>
+    where
+        Q: AsRef<[f32]> + Sync,
+    {
+        use rayon::prelude::*;
+        queries
+            .par_iter()
+            .map(|q| self.search(q.as_ref(), k, params))
+            .collect()
+    }
+
+    /// Copies the file into a mutable [`Hnsw`] that takes further inserts
+    /// and deletes (and continues the level generator where it stopped).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if two live nodes carry the same external id.
+    pub fn to_index(&self) -> Result<Hnsw> {
+        let n = self.node_count();
+        let params = self.params();
+        let m = params.m;
+        let store = NodeStore::new(self.dim(), self.metric, m, n.max(1024));
+        let ext = self.external_ids();
+        let mut live = Liveness {
+            ids: HashMap::with_capacity(self.len()),
+            tombstones: self.tombstones.clone(),
+        };
+        let mut links = Vec::new();
+        for node in 0..n as u32 {
+            let claimed = store.claim();
+            debug_assert_eq!(claimed, Some(node));
+            let level = self.levels()[node as usize] as usize;
+            // SAFETY: claimed just above, initialised once; the vector has `dim` floats.
+            unsafe { store.init(node, self.vector(node), level, ext[node as usize]) };
+            for l in 0..=level {
+                self.links_into(node, l, &mut links);
+                store.set_links(node, l, links.iter().copied());
+            }
+            if !live.tombstones.contains(node) {
+                if let Some(other) = live.ids.insert(ext[node as usize], node) {
+                    return Err(corrupt(
+                        &self.path,
+                        "external_ids",
+                        format!("id {} is live at nodes {other} and {node}", ext[node as usize]),
+                    ));
+                }
+            }
+        }
+        Ok(Hnsw::from_parts(
+            self.dim(),
+            self.metric,
+            params,
+            store,
+            self.entry(),
+            live,
+            self.header.rng_state,
+        ))
+    }
+}
+
+impl GraphRead for HnswView {
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn node_count(&self) -> usize {
+        self.header.node_count as usize
+    }
+
+    fn is_ready(&self, _node: u32) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn vector(&self, node: u32) -> &[f32] {
+        let dim = self.header.dim as usize;
+        let start = node as usize * dim;
+        &self.vectors()[start..start + dim]
+    }
+
+    #[inline(always)]
+    fn links_into(&self, node: u32, level: usize, out: &mut Vec<u32>) {
+        out.clear();
+        let i = node as usize;
+        let block = if level == 0 {
+            let stride = 1 + self.header.m0 as usize;
+            &self.links0()[i * stride..(i + 1) * stride]
+        } else {
+            if level > self.levels()[i] as usize {
+                return;
+            }
+            let stride = 1 + self.header.m as usize;
+            let start = self.upper_offsets()[i] as usize + (level - 1) * stride;
+            &self.upper_links()[start..start + stride]
+        };
+        let n = (block[0] as usize).min(block.len() - 1);
+        out.extend_from_slice(&block[1..1 + n]);
+    }
+
+    #[inline(always)]
+    fn external_id(&self, node: u32) -> u64 {
+        self.external_ids()[node as usize]
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, node: u32) {
+        let start = node as usize * self.header.dim as usize;
+        if let Some(x) = self.vectors().get(start) {
+            prefetch_ptr(x);
+        }
+    }
+}
+
+/// Range checks on header fields; returns the metric.
+fn check_header(path: &Path, h: &Header) -> Result<Metric> {
+    let bad = |reason: String| corrupt(path, "header", reason);
+    if h.dim == 0 || h.dim as usize > MAX_DIM {
+        return Err(bad(format!("dim {} is outside 1..={MAX_DIM}", h.dim)));
+    }
+    let metric = Metric::from_code(h.metric).ok_or_else(|| bad(format!("unknown metric code {}", h.metric)))?;
+    if h.m < 2 || h.m as usize > MAX_M || h.m0 != 2 * h.m {
+        return Err(bad(format!("M = {}, M0 = {}: expected 2 <= M <= {MAX_M} and M0 = 2·M", h.m, h.m0)));
+    }
+    if h.ef_construction == 0 || h.ef_search == 0 {
+        return Err(bad("ef_construction and ef_search must be at least 1".into()));
+    }
+    if h.node_count > MAX_NODES as u64 || h.live_count > h.node_count {
+        return Err(bad(format!("node count {} / live count {} out of range", h.node_count, h.live_count)));
+    }
+    if h.max_level > MAX_FILE_LEVEL {
+        return Err(bad(format!("max level {} above {MAX_FILE_LEVEL}", h.max_level)));
+    }
+    if h.section_count as usize != Section::ALL.len() {
+        return Err(bad(format!("{} sections, expected {}", h.section_count, Section::ALL.len())));
+    }
+    Ok(metric)
+}
+
+/// Reads the section table and checks each entry's kind, alignment, bounds,
+/// order and expected length.
+fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]> {
+    let table_end = HEADER_LEN + Section::ALL.len() * SECTION_ENTRY_LEN;
+    if bytes.len() < table_end {
+        return Err(corrupt(path, "header", format!("file ends at byte {} inside the section table", bytes.len())));
+    }
+    let table = &bytes[HEADER_LEN..table_end];
+    if crc32c::crc32c(table) != h.table_crc {
+        return Err(corrupt(path, "header", "section table checksum mismatch".into()));
+    }
+    let n = h.node_count;
+    let dim = u64::from(h.dim);
+    let expected = |s: Section| -> Option<u64> {
+        match s {
+            Section::Vectors => n.checked_mul(dim)?.checked_mul(4),
+            Section::Levels => Some(n),
+            Section::Links0 => n.checked_mul(1 + u64::from(h.m0))?.checked_mul(4),
+            Section::UpperOffsets => (n + 1).checked_mul(8),
+            Section::ExternalIds => n.checked_mul(8),
+            Section::UpperLinks | Section::Tombstones => None,
+        }
+    };
+    let mut out = [SectionInfo {
+        name: "",
+        offset: 0,
+        length: 0,
+        crc32c: 0,
+    }; 7];
+    let mut prev_end = table_end as u64;
+    for (i, s) in Section::ALL.iter().enumerate() {
+        let e = SectionEntry::decode(&table[i * SECTION_ENTRY_LEN..(i + 1) * SECTION_ENTRY_LEN]);
+        let bad = |reason: String| corrupt(path, s.name(), reason);
+        if e.kind != *s as u32 {
+            return Err(bad(format!("table row {i} has kind {}, expected {}", e.kind, *s as u32)));
+        }
+        if e.offset % ALIGN != 0 || e.offset < prev_end {
+            return Err(bad(format!("offset {} is misaligned or overlaps the previous section", e.offset)));
+        }
+        let end = e.offset.checked_add(e.length).filter(|&end| end <= bytes.len() as u64);
+        let Some(end) = end else {
+            return Err(bad(format!(
+                "bytes {}..{} run past the end of the {}-byte file (truncated?)",
+                e.offset,
+                e.offset.saturating_add(e.length),
+                bytes.len()
+            )));
+        };
+        if let Some(want) = expected(*s) {
+            if e.length != want {
+                return Err(bad(format!("length {} bytes, expected {want}", e.length)));
+            }
+        }
+        if *s == Section::UpperLinks && e.length % 4 != 0 {
+            return Err(bad(format!("length {} is not a whole number of u32 words", e.length)));
+        }
+        out[i] = SectionInfo {
+            name: s.name(),
+            offset: e.offset,
+            length: e.length,
+            crc32c: e.crc,
+        };
+        prev_end = end;
+    }
+    Ok(out)
+}
+
+/// Checks blocks of `stride` words (count, then `stride − 1` slots): counts
+/// within the block and every used slot naming a node below `n`.
+fn check_links(path: &Path, section: &'static str, words: &[u32], stride: usize, n: usize) -> Result<()> {
+    for (b, block) in words.chunks_exact(stride).enumerate() {
+        let count = block[0] as usize;
+        if count > stride - 1 {
+            return Err(corrupt(path, section, format!("block {b} claims {count} links, at most {}", stride - 1)));
+        }
+        if let Some(&bad) = block[1..=count].iter().find(|&&id| id as usize >= n) {
+            return Err(corrupt(path, section, format!("block {b} links to node {bad}, but there are {n} nodes")));
+        }
+    }
+    Ok(())
+}

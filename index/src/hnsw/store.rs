@@ -1,0 +1,276 @@
+//! The node store of the mutable index: vectors, links, levels and external
+//! ids in flat, preallocated arrays that concurrent inserts fill in place.
+//!
+//! Concurrency contract (what makes the `unsafe` below sound):
+//! - A slot is claimed by exactly one inserting thread ([`NodeStore::claim`]),
+//!   which writes its vector, external id and upper-layer link table, then
+//!   publishes the slot by storing its level with `Release`
+//!   ([`NodeStore::init`]). Nobody else writes those fields, ever.
+//! - Other threads reach a slot only through a link (loaded with `Acquire`,
+//!   stored with `Release` after publication) or after checking
+//!   [`NodeStore::is_ready`] (`Acquire`), so they see its writes.
+//! - Link lists are atomics: a writer holds the node's mutex; readers take no
+//!   lock and may see a list mid-rewrite, which is harmless (every entry is
+//!   always some published node id).
+//! - Growing reallocates everything and so needs `&mut self` (the index's
+//!   write lock).
+
+use std::alloc::{self, Layout};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::graph::{prefetch_ptr, GraphRead};
+use crate::metric::Metric;
+
+/// Level value of a claimed slot whose node is not yet written.
+const NOT_READY: u8 = u8::MAX;
+
+/// A zeroed, 64-byte-aligned f32 buffer written through shared references
+/// under the contract in the module docs.
+struct VectorBuf {
+    ptr: NonNull<f32>,
+    layout: Layout,
+}
+
+// SAFETY: the buffer is plain memory; concurrent access follows the module's
+// claim/publish contract, so no two threads touch one slot racily.
+unsafe impl Send for VectorBuf {}
+unsafe impl Sync for VectorBuf {}
+
+impl VectorBuf {
+    fn zeroed(floats: usize) -> Self {
+        let bytes = (floats * 4).max(64);
+        let layout = Layout::from_size_align(bytes, 64).expect("vector buffer layout");
+        // SAFETY: the layout has non-zero size.
+        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(raw.cast::<f32>()).unwrap_or_else(|| alloc::handle_alloc_error(layout));
+        VectorBuf { ptr, layout }
+    }
+
+    fn capacity(&self) -> usize {
+        self.layout.size() / 4
+    }
+}
+
+impl Drop for VectorBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `zeroed` with this layout.
+        unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), self.layout) }
+    }
+}
+
+/// Flat arrays of nodes `0..capacity`; slots `0..claimed` are in use.
+pub(crate) struct NodeStore {
+    dim: usize,
+    metric: Metric,
+    m: usize,
+    m0: usize,
+    capacity: usize,
+    claimed: AtomicUsize,
+    vectors: VectorBuf,
+    /// Per node `1 + m0` words: the count, then the layer-0 neighbours.
+    layer0: Box<[AtomicU32]>,
+    /// Per node with level `L ≥ 1`: `L` blocks of `1 + m` words (count, links).
+    upper: Box<[OnceLock<Box<[AtomicU32]>>]>,
+    levels: Box<[AtomicU8]>,
+    external: Box<[AtomicU64]>,
+    locks: Box<[Mutex<()>]>,
+}
+
+fn atomics<T: Default>(n: usize) -> Box<[T]> {
+    (0..n).map(|_| T::default()).collect()
+}
+
+impl NodeStore {
+    pub fn new(dim: usize, metric: Metric, m: usize, capacity: usize) -> Self {
+        let m0 = 2 * m;
+        NodeStore {
+            dim,
+            metric,
+            m,
+            m0,
+            capacity,
+            claimed: AtomicUsize::new(0),
+            vectors: VectorBuf::zeroed(capacity * dim),
+            layer0: atomics(capacity * (1 + m0)),
+            upper: (0..capacity).map(|_| OnceLock::new()).collect(),
+            levels: (0..capacity).map(|_| AtomicU8::new(NOT_READY)).collect(),
+            external: atomics(capacity),
+            locks: (0..capacity).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn m(&self) -> usize {
+        self.m
+    }
+
+    pub fn m0(&self) -> usize {
+        self.m0
+    }
+
+    /// Slots claimed so far (some may still be being written).
+    pub fn claimed(&self) -> usize {
+        self.claimed.load(Ordering::Acquire)
+    }
+
+    /// Claims a free slot, or `None` when full.
+    pub fn claim(&self) -> Option<u32> {
+        self.claimed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .ok()
+            .map(|n| n as u32)
+    }
+
+    /// Writes and publishes a claimed slot.
+    ///
+    /// # Safety
+    /// `node` must come from [`NodeStore::claim`] on this store, be
+    /// initialised at most once, and `vector.len() == dim`.
+    pub unsafe fn init(&self, node: u32, vector: &[f32], level: usize, external_id: u64) {
+        debug_assert_eq!(vector.len(), self.dim);
+        let i = node as usize;
+        // SAFETY (caller): the slot is ours alone until published below.
+        unsafe {
+            std::ptr::copy_nonoverlapping(vector.as_ptr(), self.vectors.ptr.as_ptr().add(i * self.dim), self.dim);
+        }
+        self.external[i].store(external_id, Ordering::Relaxed);
+        if level > 0 {
+            let _ = self.upper[i].set(atomics(level * (1 + self.m)));
+        }
+        self.levels[i].store(level as u8, Ordering::Release);
+    }
+
+    /// The mutex that serialises writers of `node`'s link lists.
+    pub fn lock(&self, node: u32) -> MutexGuard<'_, ()> {
+        self.locks[node as usize].lock()
+    }
+
+    pub fn level(&self, node: u32) -> usize {
+        self.levels[node as usize].load(Ordering::Acquire) as usize
+    }
+
+    fn link_slot(&self, node: u32, level: usize) -> &[AtomicU32] {
+        let i = node as usize;
+        if level == 0 {
+            let stride = 1 + self.m0;
+            &self.layer0[i * stride..(i + 1) * stride]
+        } else {
+            let stride = 1 + self.m;
+            match self.upper[i].get() {
+                Some(table) if level * stride <= table.len() => &table[(level - 1) * stride..level * stride],
+                _ => &[],
+            }
+        }
+    }
+
+    /// Replaces `node`'s links on `level`. Caller holds [`NodeStore::lock`].
+    pub fn set_links(&self, node: u32, level: usize, links: impl ExactSizeIterator<Item = u32>) {
+        let slot = self.link_slot(node, level);
+        let n = links.len().min(slot.len().saturating_sub(1));
+        for (cell, id) in slot[1..].iter().zip(links) {
+            cell.store(id, Ordering::Release);
+        }
+        if let Some(count) = slot.first() {
+            count.store(n as u32, Ordering::Release);
+        }
+    }
+
+    /// A copy of this store with room for `capacity` nodes.
+    pub fn grown(&mut self, capacity: usize) -> NodeStore {
+        let claimed = *self.claimed.get_mut();
+        let mut next = NodeStore::new(self.dim, self.metric, self.m, capacity);
+        *next.claimed.get_mut() = claimed;
+        // SAFETY: both buffers hold at least `claimed * dim` floats, and
+        // `&mut self` excludes every other access.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.vectors.ptr.as_ptr(), next.vectors.ptr.as_ptr(), claimed * self.dim);
+        }
+        for (dst, src) in next.layer0.iter_mut().zip(self.layer0.iter_mut()) {
+            *dst.get_mut() = *src.get_mut();
+        }
+        for (dst, src) in next.upper.iter_mut().zip(self.upper.iter_mut()) {
+            *dst = std::mem::take(src);
+        }
+        for (dst, src) in next.levels.iter_mut().zip(self.levels.iter_mut()) {
+            *dst.get_mut() = *src.get_mut();
+        }
+        for (dst, src) in next.external.iter_mut().zip(self.external.iter_mut()) {
+            *dst.get_mut() = *src.get_mut();
+        }
+        next
+    }
+
+    /// The upper-layer links of a ready node as one flat table
+    /// (`level · (1 + m)` words), for saving.
+    pub fn upper_table(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
+        self.upper[node as usize]
+            .get()
+            .into_iter()
+            .flat_map(|t| t.iter().map(|w| w.load(Ordering::Acquire)))
+    }
+
+    /// Layer-0 words (count then `m0` links) of a node, for saving.
+    pub fn layer0_words(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
+        self.link_slot(node, 0).iter().map(|w| w.load(Ordering::Acquire))
+    }
+}
+
+impl GraphRead for NodeStore {
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn node_count(&self) -> usize {
+        self.claimed()
+    }
+
+    fn id_bound(&self) -> usize {
+        self.capacity
+    }
+
+    #[inline]
+    fn is_ready(&self, node: u32) -> bool {
+        self.levels[node as usize].load(Ordering::Acquire) != NOT_READY
+    }
+
+    #[inline(always)]
+    fn vector(&self, node: u32) -> &[f32] {
+        let start = node as usize * self.dim;
+        assert!(start + self.dim <= self.vectors.capacity());
+        // SAFETY: in bounds (checked); the node is published (module
+        // contract), so its floats are written and never change again.
+        unsafe { std::slice::from_raw_parts(self.vectors.ptr.as_ptr().add(start), self.dim) }
+    }
+
+    #[inline(always)]
+    fn links_into(&self, node: u32, level: usize, out: &mut Vec<u32>) {
+        out.clear();
+        let slot = self.link_slot(node, level);
+        if let Some((count, links)) = slot.split_first() {
+            let n = (count.load(Ordering::Acquire) as usize).min(links.len());
+            out.extend(links[..n].iter().map(|w| w.load(Ordering::Acquire)));
+        }
+    }
+
+    #[inline(always)]
+    fn external_id(&self, node: u32) -> u64 {
+        self.external[node as usize].load(Ordering::Relaxed)
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, node: u32) {
+        let start = node as usize * self.dim;
+        if start < self.vectors.capacity() {
+            prefetch_ptr(self.vectors.ptr.as_ptr().wrapping_add(start));
+        }
+    }
+}

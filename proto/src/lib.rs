@@ -1,0 +1,1 @@
+//! Waypoint gRPC API definitions (filled by the server issue).
