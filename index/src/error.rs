@@ -21,7 +21,9 @@ pub enum Error {
         got: usize,
     },
     /// *caller*: a component is NaN or ±infinity.
-    #[error("vector component {index} is not finite ({value}); every component must be a finite f32")]
+    #[error(
+        "vector component {index} is not finite ({value}); every component must be a finite f32"
+    )]
     NonFinite {
         /// Position of the first offending component.
         index: usize,

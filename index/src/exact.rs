@@ -12,7 +12,11 @@ const PARALLEL_SCAN_MIN: usize = 32_768;
 
 /// Exact top-`k` among nodes `0..count` admitted by `accept`, with the SIMD
 /// kernel of `metric`. `vector(node)` yields the stored vector of a node.
+/// `parallel` lets a large scan spread over rayon workers; callers holding a
+/// lock pass `false`, since a worker waiting inside a lock could pick up a
+/// task that takes the same lock.
 pub(crate) fn top_k<'v, V, A>(
+    parallel: bool,
     count: usize,
     vector: V,
     query: &[f32],
@@ -35,7 +39,7 @@ where
         }
         top
     };
-    if count < PARALLEL_SCAN_MIN {
+    if !parallel || count < PARALLEL_SCAN_MIN {
         return scan(0..count).into_sorted_vec();
     }
     let chunk = PARALLEL_SCAN_MIN / 4;

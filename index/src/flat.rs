@@ -136,8 +136,17 @@ impl FlatIndex {
         }
         let query = self.metric.prepare_query(query, self.dim)?;
         let hits = match params.filter {
-            None => exact::top_k(self.len(), |p| self.row(p), &query, self.metric, k, |_| true),
+            None => exact::top_k(
+                true,
+                self.len(),
+                |p| self.row(p),
+                &query,
+                self.metric,
+                k,
+                |_| true,
+            ),
             Some(filter) => exact::top_k(
+                true,
                 self.len(),
                 |p| self.row(p),
                 &query,
@@ -154,7 +163,12 @@ impl FlatIndex {
     ///
     /// # Errors
     /// The first error of any query.
-    pub fn search_batch<Q>(&self, queries: &[Q], k: usize, params: &SearchParams) -> Result<Vec<Vec<Neighbor>>>
+    pub fn search_batch<Q>(
+        &self,
+        queries: &[Q],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Vec<Neighbor>>>
     where
         Q: AsRef<[f32]> + Sync,
     {

@@ -237,8 +237,14 @@ where
     to_neighbors(g, hits)
 }
 
-fn exact_scan<G: GraphRead>(g: &G, query: &[f32], k: usize, admits: &(dyn Fn(u32) -> bool + Sync)) -> Vec<Scored> {
+fn exact_scan<G: GraphRead>(
+    g: &G,
+    query: &[f32],
+    k: usize,
+    admits: &(dyn Fn(u32) -> bool + Sync),
+) -> Vec<Scored> {
     exact::top_k(
+        false,
         g.node_count(),
         |n| g.vector(n),
         query,

@@ -156,7 +156,11 @@ pub mod scalar {
     /// The distance of [`Metric::distance`], computed without SIMD in f64.
     /// Under cosine it normalises both inputs itself, so raw vectors work.
     pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
-        let dot: f64 = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+        let dot: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
         match metric {
             Metric::L2Squared => a
                 .iter()

@@ -88,7 +88,10 @@ impl HnswParams {
             ));
         }
         if self.ef_construction == 0 {
-            return Err(Error::invalid("ef_construction", "got 0, expected at least 1"));
+            return Err(Error::invalid(
+                "ef_construction",
+                "got 0, expected at least 1",
+            ));
         }
         if self.ef_search == 0 {
             return Err(Error::invalid("ef_search", "got 0, expected at least 1"));

@@ -24,7 +24,7 @@
 //! 96      28    reserved, zero
 //! 124     4     CRC32C of bytes 0..124
 //! 128     32·s  section table: kind u32, reserved u32, offset u64, length u64, CRC32C u32, reserved u32
-//! ...           sections, each starting at a multiple of 64
+//! ...           sections, each starting at a multiple of 64; the file ends where the last one does
 //! ```
 //!
 //! Sections (all required, in this order):
@@ -167,10 +167,14 @@ impl Header {
         }
         let tag = get_u32(b, 12);
         if tag == ENDIAN_TAG.swap_bytes() {
-            return Err(bad("file was written big-endian; only little-endian files are supported".into()));
+            return Err(bad(
+                "file was written big-endian; only little-endian files are supported".into(),
+            ));
         }
         if tag != ENDIAN_TAG {
-            return Err(bad(format!("endianness tag is {tag:#010x}, expected {ENDIAN_TAG:#010x}")));
+            return Err(bad(format!(
+                "endianness tag is {tag:#010x}, expected {ENDIAN_TAG:#010x}"
+            )));
         }
         let version = get_u32(b, 8);
         if version != VERSION {
@@ -183,15 +187,21 @@ impl Header {
         let stored = get_u32(b, 124);
         let actual = crc32c::crc32c(&b[..124]);
         if stored != actual {
-            return Err(bad(format!("header checksum mismatch (stored {stored:#010x}, computed {actual:#010x})")));
+            return Err(bad(format!(
+                "header checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
+            )));
         }
         let header_len = get_u32(b, 16);
         if header_len as usize != HEADER_LEN {
-            return Err(bad(format!("header length {header_len}, expected {HEADER_LEN} (32-bit or foreign layout?)")));
+            return Err(bad(format!(
+                "header length {header_len}, expected {HEADER_LEN} (32-bit or foreign layout?)"
+            )));
         }
         let element = get_u32(b, 20);
         if element != ELEMENT_F32 {
-            return Err(bad(format!("element type {element} is not supported (1 = f32)")));
+            return Err(bad(format!(
+                "element type {element} is not supported (1 = f32)"
+            )));
         }
         Ok(Header {
             dim: get_u32(b, 24),

@@ -16,7 +16,9 @@ use crate::metric::Metric;
 use crate::params::{HnswParams, MAX_DIM, MAX_M};
 use crate::search::{Neighbor, SearchParams};
 
-use super::{corrupt, Header, Section, SectionEntry, ALIGN, HEADER_LEN, NO_ENTRY, SECTION_ENTRY_LEN};
+use super::{
+    corrupt, Header, Section, SectionEntry, ALIGN, HEADER_LEN, NO_ENTRY, SECTION_ENTRY_LEN,
+};
 
 /// Highest level a valid file may record.
 const MAX_FILE_LEVEL: u32 = 64;
@@ -93,7 +95,11 @@ impl HnswView {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         if cfg!(target_endian = "big") {
-            return Err(corrupt(path, "header", "this build runs big-endian; index files are little-endian".into()));
+            return Err(corrupt(
+                path,
+                "header",
+                "this build runs big-endian; index files are little-endian".into(),
+            ));
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
@@ -161,7 +167,10 @@ impl HnswView {
                 return Err(corrupt(
                     &path,
                     s.name(),
-                    format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", info.crc32c),
+                    format!(
+                        "checksum mismatch (stored {:#010x}, computed {crc:#010x})",
+                        info.crc32c
+                    ),
                 ));
             }
         }
@@ -169,11 +178,23 @@ impl HnswView {
         let (m, m0) = (self.header.m as usize, self.header.m0 as usize);
         let max_level = self.header.max_level;
         let levels = self.levels();
-        if let Some((i, &l)) = levels.iter().enumerate().find(|(_, &l)| u32::from(l) > max_level) {
-            return Err(corrupt(&path, "levels", format!("node {i} has level {l} above the max level {max_level}")));
+        if let Some((i, &l)) = levels
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| u32::from(l) > max_level)
+        {
+            return Err(corrupt(
+                &path,
+                "levels",
+                format!("node {i} has level {l} above the max level {max_level}"),
+            ));
         }
         if n > 0 && levels.iter().map(|&l| u32::from(l)).max() != Some(max_level) {
-            return Err(corrupt(&path, "levels", format!("no node reaches the recorded max level {max_level}")));
+            return Err(corrupt(
+                &path,
+                "levels",
+                format!("no node reaches the recorded max level {max_level}"),
+            ));
         }
         check_links(&path, "links0", self.links0(), 1 + m0, n)?;
         let offsets = self.upper_offsets();
@@ -203,19 +224,37 @@ impl HnswView {
         check_links(&path, "upper_links", upper, 1 + m, n)?;
         match (n, self.header.entry_node) {
             (0, NO_ENTRY) => {}
-            (0, e) => return Err(corrupt(&path, "header", format!("empty index with entry node {e}"))),
+            (0, e) => {
+                return Err(corrupt(
+                    &path,
+                    "header",
+                    format!("empty index with entry node {e}"),
+                ))
+            }
             (_, e) if e as usize >= n => {
-                return Err(corrupt(&path, "header", format!("entry node {e} is outside the {n} nodes")))
+                return Err(corrupt(
+                    &path,
+                    "header",
+                    format!("entry node {e} is outside the {n} nodes"),
+                ))
             }
             (_, e) if u32::from(levels[e as usize]) != max_level => {
-                return Err(corrupt(&path, "header", format!("entry node {e} is not on the top level {max_level}")))
+                return Err(corrupt(
+                    &path,
+                    "header",
+                    format!("entry node {e} is not on the top level {max_level}"),
+                ))
             }
             _ => {}
         }
         let tombstones = RoaringBitmap::deserialize_from(self.bytes(Section::Tombstones))
             .map_err(|e| corrupt(&path, "tombstones", format!("not a roaring bitmap: {e}")))?;
         if let Some(max) = tombstones.max().filter(|&t| t as usize >= n) {
-            return Err(corrupt(&path, "tombstones", format!("tombstone {max} is outside the {n} nodes")));
+            return Err(corrupt(
+                &path,
+                "tombstones",
+                format!("tombstone {max} is outside the {n} nodes"),
+            ));
         }
         if tombstones.len() + self.header.live_count != n as u64 {
             return Err(corrupt(
@@ -303,7 +342,8 @@ impl HnswView {
     }
 
     fn entry(&self) -> Option<(u32, usize)> {
-        (self.header.entry_node != NO_ENTRY).then_some((self.header.entry_node, self.header.max_level as usize))
+        (self.header.entry_node != NO_ENTRY)
+            .then_some((self.header.entry_node, self.header.max_level as usize))
     }
 
     fn id_map(&self) -> &HashMap<u64, u32> {
@@ -355,7 +395,12 @@ impl HnswView {
     ///
     /// # Errors
     /// The first error of any query.
-    pub fn search_batch<Q>(&self, queries: &[Q], k: usize, params: &SearchParams) -> Result<Vec<Vec<Neighbor>>>
+    pub fn search_batch<Q>(
+        &self,
+        queries: &[Q],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Vec<Neighbor>>>
     where
         Q: AsRef<[f32]> + Sync,
     {
@@ -391,13 +436,19 @@ impl HnswView {
             for l in 0..=level {
                 self.links_into(node, l, &mut links);
                 store.set_links(node, l, links.iter().copied());
+                if l == 0 {
+                    links.iter().for_each(|&to| store.add_in_link(to));
+                }
             }
             if !live.tombstones.contains(node) {
                 if let Some(other) = live.ids.insert(ext[node as usize], node) {
                     return Err(corrupt(
                         &self.path,
                         "external_ids",
-                        format!("id {} is live at nodes {other} and {node}", ext[node as usize]),
+                        format!(
+                            "id {} is live at nodes {other} and {node}",
+                            ext[node as usize]
+                        ),
                     ));
                 }
             }
@@ -473,21 +524,37 @@ fn check_header(path: &Path, h: &Header) -> Result<Metric> {
     if h.dim == 0 || h.dim as usize > MAX_DIM {
         return Err(bad(format!("dim {} is outside 1..={MAX_DIM}", h.dim)));
     }
-    let metric = Metric::from_code(h.metric).ok_or_else(|| bad(format!("unknown metric code {}", h.metric)))?;
+    let metric = Metric::from_code(h.metric)
+        .ok_or_else(|| bad(format!("unknown metric code {}", h.metric)))?;
     if h.m < 2 || h.m as usize > MAX_M || h.m0 != 2 * h.m {
-        return Err(bad(format!("M = {}, M0 = {}: expected 2 <= M <= {MAX_M} and M0 = 2·M", h.m, h.m0)));
+        return Err(bad(format!(
+            "M = {}, M0 = {}: expected 2 <= M <= {MAX_M} and M0 = 2·M",
+            h.m, h.m0
+        )));
     }
     if h.ef_construction == 0 || h.ef_search == 0 {
-        return Err(bad("ef_construction and ef_search must be at least 1".into()));
+        return Err(bad(
+            "ef_construction and ef_search must be at least 1".into()
+        ));
     }
     if h.node_count > MAX_NODES as u64 || h.live_count > h.node_count {
-        return Err(bad(format!("node count {} / live count {} out of range", h.node_count, h.live_count)));
+        return Err(bad(format!(
+            "node count {} / live count {} out of range",
+            h.node_count, h.live_count
+        )));
     }
     if h.max_level > MAX_FILE_LEVEL {
-        return Err(bad(format!("max level {} above {MAX_FILE_LEVEL}", h.max_level)));
+        return Err(bad(format!(
+            "max level {} above {MAX_FILE_LEVEL}",
+            h.max_level
+        )));
     }
     if h.section_count as usize != Section::ALL.len() {
-        return Err(bad(format!("{} sections, expected {}", h.section_count, Section::ALL.len())));
+        return Err(bad(format!(
+            "{} sections, expected {}",
+            h.section_count,
+            Section::ALL.len()
+        )));
     }
     Ok(metric)
 }
@@ -497,11 +564,19 @@ fn check_header(path: &Path, h: &Header) -> Result<Metric> {
 fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]> {
     let table_end = HEADER_LEN + Section::ALL.len() * SECTION_ENTRY_LEN;
     if bytes.len() < table_end {
-        return Err(corrupt(path, "header", format!("file ends at byte {} inside the section table", bytes.len())));
+        return Err(corrupt(
+            path,
+            "header",
+            format!("file ends at byte {} inside the section table", bytes.len()),
+        ));
     }
     let table = &bytes[HEADER_LEN..table_end];
     if crc32c::crc32c(table) != h.table_crc {
-        return Err(corrupt(path, "header", "section table checksum mismatch".into()));
+        return Err(corrupt(
+            path,
+            "header",
+            "section table checksum mismatch".into(),
+        ));
     }
     let n = h.node_count;
     let dim = u64::from(h.dim);
@@ -526,12 +601,21 @@ fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]>
         let e = SectionEntry::decode(&table[i * SECTION_ENTRY_LEN..(i + 1) * SECTION_ENTRY_LEN]);
         let bad = |reason: String| corrupt(path, s.name(), reason);
         if e.kind != *s as u32 {
-            return Err(bad(format!("table row {i} has kind {}, expected {}", e.kind, *s as u32)));
+            return Err(bad(format!(
+                "table row {i} has kind {}, expected {}",
+                e.kind, *s as u32
+            )));
         }
         if e.offset % ALIGN != 0 || e.offset < prev_end {
-            return Err(bad(format!("offset {} is misaligned or overlaps the previous section", e.offset)));
+            return Err(bad(format!(
+                "offset {} is misaligned or overlaps the previous section",
+                e.offset
+            )));
         }
-        let end = e.offset.checked_add(e.length).filter(|&end| end <= bytes.len() as u64);
+        let end = e
+            .offset
+            .checked_add(e.length)
+            .filter(|&end| end <= bytes.len() as u64);
         let Some(end) = end else {
             return Err(bad(format!(
                 "bytes {}..{} run past the end of the {}-byte file (truncated?)",
@@ -546,7 +630,10 @@ fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]>
             }
         }
         if *s == Section::UpperLinks && e.length % 4 != 0 {
-            return Err(bad(format!("length {} is not a whole number of u32 words", e.length)));
+            return Err(bad(format!(
+                "length {} is not a whole number of u32 words",
+                e.length
+            )));
         }
         out[i] = SectionInfo {
             name: s.name(),
@@ -556,19 +643,43 @@ fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]>
         };
         prev_end = end;
     }
+    if prev_end != bytes.len() as u64 {
+        return Err(corrupt(
+            path,
+            "tombstones",
+            format!(
+                "sections end at byte {prev_end} but the file has {} bytes",
+                bytes.len()
+            ),
+        ));
+    }
     Ok(out)
 }
 
 /// Checks blocks of `stride` words (count, then `stride − 1` slots): counts
 /// within the block and every used slot naming a node below `n`.
-fn check_links(path: &Path, section: &'static str, words: &[u32], stride: usize, n: usize) -> Result<()> {
+fn check_links(
+    path: &Path,
+    section: &'static str,
+    words: &[u32],
+    stride: usize,
+    n: usize,
+) -> Result<()> {
     for (b, block) in words.chunks_exact(stride).enumerate() {
         let count = block[0] as usize;
         if count > stride - 1 {
-            return Err(corrupt(path, section, format!("block {b} claims {count} links, at most {}", stride - 1)));
+            return Err(corrupt(
+                path,
+                section,
+                format!("block {b} claims {count} links, at most {}", stride - 1),
+            ));
         }
         if let Some(&bad) = block[1..=count].iter().find(|&&id| id as usize >= n) {
-            return Err(corrupt(path, section, format!("block {b} links to node {bad}, but there are {n} nodes")));
+            return Err(corrupt(
+                path,
+                section,
+                format!("block {b} links to node {bad}, but there are {n} nodes"),
+            ));
         }
     }
     Ok(())

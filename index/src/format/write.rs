@@ -166,13 +166,14 @@ fn write_file(tmp: &Path, index: &Hnsw, store: &NodeStore, live: &Liveness) -> R
     live.tombstones.serialize_into(&mut tomb).map_err(io)?;
     w.bytes(&tomb).map_err(io)?;
     finish(&mut w, Section::Tombstones, start);
-    w.pad().map_err(io)?;
 
     let mut table = Vec::with_capacity(table_len);
     for e in &entries {
         table.extend_from_slice(&e.encode());
     }
-    let (entry_node, max_level) = index.entry().map_or((NO_ENTRY, 0), |(node, level)| (node, level as u32));
+    let (entry_node, max_level) = index
+        .entry()
+        .map_or((NO_ENTRY, 0), |(node, level)| (node, level as u32));
     let header = Header {
         dim: index.dim() as u32,
         metric: index.metric().code(),

@@ -14,7 +14,7 @@ impl Hnsw {
     /// Inserts an already validated and prepared vector at `level`.
     pub(super) fn insert_prepared(&self, id: u64, vector: &[f32], level: usize) -> Result<()> {
         let (store, node) = loop {
-            let store = self.store.read_recursive();
+            let store = self.store.read();
             if let Some(node) = store.claim() {
                 break (store, node);
             }
@@ -58,7 +58,14 @@ impl Hnsw {
         };
         let m = self.params.m;
         let ef = self.params.ef_construction.max(m);
-        with_scratch(|s| {
+        let linked_levels = level.min(top);
+        // Choose the neighbours on every layer first, then publish all of the
+        // node's own lists, and only then add reverse links. Once a reverse
+        // link makes the node reachable, its lists are complete on every
+        // layer, so a concurrent insert that reaches it never mistakes a
+        // half-linked node for a dead end (and never has its own link to this
+        // node overwritten).
+        let selected: Vec<Vec<Scored>> = with_scratch(|s| {
             let mut cur = Scored {
                 dist: store.distance(query, entry_node),
                 node: entry_node,
@@ -66,10 +73,9 @@ impl Hnsw {
             for lc in (level + 1..=top).rev() {
                 cur = greedy_closest(store, query, cur, lc, &mut s.links);
             }
+            let mut per_level = vec![Vec::new(); linked_levels + 1];
             let mut candidates = Vec::with_capacity(ef);
-            let mut selected = Vec::with_capacity(m);
-            let mut scratch_links = Vec::new();
-            for lc in (0..=level.min(top)).rev() {
+            for lc in (0..=linked_levels).rev() {
                 search_layer(store, query, &[cur], ef, lc, |n| n != node, s);
                 candidates.clear();
                 candidates.extend(s.results.drain());
@@ -77,16 +83,25 @@ impl Hnsw {
                 if let Some(&closest) = candidates.first() {
                     cur = closest;
                 }
-                select_neighbors(store, &candidates, m, &mut selected);
-                {
-                    let _guard = store.lock(node);
-                    store.set_links(node, lc, selected.iter().map(|c| c.node));
-                }
-                for sel in &selected {
-                    self.add_reverse_link(store, sel.node, node, sel.dist, lc, &mut scratch_links);
-                }
+                select_neighbors(store, &candidates, m, &mut per_level[lc]);
             }
+            per_level
         });
+        {
+            let _guard = store.lock(node);
+            for (lc, chosen) in selected.iter().enumerate() {
+                store.set_links(node, lc, chosen.iter().map(|c| c.node));
+            }
+            for c in &selected[0] {
+                store.add_in_link(c.node);
+            }
+        }
+        let mut links = Vec::new();
+        for (lc, chosen) in selected.iter().enumerate() {
+            for sel in chosen {
+                self.add_reverse_link(store, sel.node, node, sel.dist, lc, &mut links);
+            }
+        }
         if raise.is_some() {
             self.set_entry(node, level);
         }
@@ -95,7 +110,15 @@ impl Hnsw {
     /// Adds `new` to `target`'s links on `level`; when the list is full,
     /// re-selects among old and new with the heuristic (the paper's
     /// "shrink connections").
-    fn add_reverse_link(&self, store: &NodeStore, target: u32, new: u32, dist: f32, level: usize, links: &mut Vec<u32>) {
+    fn add_reverse_link(
+        &self,
+        store: &NodeStore,
+        target: u32,
+        new: u32,
+        dist: f32,
+        level: usize,
+        links: &mut Vec<u32>,
+    ) {
         let max = if level == 0 { store.m0() } else { store.m() };
         let _guard = store.lock(target);
         store.links_into(target, level, links);
@@ -105,6 +128,9 @@ impl Hnsw {
         if links.len() < max {
             links.push(new);
             store.set_links(target, level, links.iter().copied());
+            if level == 0 {
+                store.add_in_link(new);
+            }
             return;
         }
         let base = store.vector(target);
@@ -119,6 +145,48 @@ impl Hnsw {
         candidates.sort_unstable();
         let mut kept = Vec::with_capacity(max);
         select_neighbors(store, &candidates, max, &mut kept);
+        if level == 0 {
+            keep_last_in_links(store, &candidates, &mut kept, new);
+        }
         store.set_links(target, level, kept.iter().map(|c| c.node));
+    }
+}
+
+/// Layer-0 bookkeeping for a pruned list: every candidate the heuristic
+/// dropped gives up an in-link, but a node whose only in-link this is would
+/// become unreachable. Such a node stays, evicting the farthest kept node
+/// that has another in-link; only if none has does it go.
+///
+/// `candidates` are the old list plus `new`; `kept` is the heuristic's pick.
+fn keep_last_in_links(store: &NodeStore, candidates: &[Scored], kept: &mut [Scored], new: u32) {
+    // Whether `node` may lose (or, for `new`, never gain) this in-link.
+    let can_release = |node: u32| {
+        if node == new {
+            store.in_degree(new) > 0
+        } else {
+            store.release_in_link(node)
+        }
+    };
+    let stranded: Vec<Scored> = candidates
+        .iter()
+        .filter(|c| !kept.iter().any(|k| k.node == c.node) && !can_release(c.node))
+        .copied()
+        .collect();
+    let mut restored = Vec::with_capacity(stranded.len());
+    for s in stranded {
+        let victim = (0..kept.len())
+            .rev()
+            .find(|&i| !restored.contains(&kept[i].node) && can_release(kept[i].node));
+        match victim {
+            Some(i) => {
+                kept[i] = s;
+                restored.push(s.node);
+            }
+            None if s.node != new => store.drop_in_link(s.node),
+            None => {}
+        }
+    }
+    if kept.iter().any(|k| k.node == new) {
+        store.add_in_link(new);
     }
 }

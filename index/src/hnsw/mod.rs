@@ -89,14 +89,24 @@ impl Hnsw {
     ///
     /// # Errors
     /// As [`Hnsw::new`].
-    pub fn with_capacity(dim: usize, metric: Metric, params: HnswParams, capacity: usize) -> Result<Self> {
+    pub fn with_capacity(
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+        capacity: usize,
+    ) -> Result<Self> {
         check_dim(dim)?;
         params.validate()?;
         Ok(Hnsw {
             dim,
             metric,
             params,
-            store: RwLock::new(NodeStore::new(dim, metric, params.m, capacity.min(MAX_NODES))),
+            store: RwLock::new(NodeStore::new(
+                dim,
+                metric,
+                params.m,
+                capacity.min(MAX_NODES),
+            )),
             entry: AtomicU64::new(NO_ENTRY),
             raise: Mutex::new(()),
             live: RwLock::new(Liveness::default()),
@@ -109,7 +119,13 @@ impl Hnsw {
     ///
     /// # Errors
     /// As [`Hnsw::new`] and [`Hnsw::insert_many`].
-    pub fn build(dim: usize, metric: Metric, params: HnswParams, ids: &[u64], vectors: &[f32]) -> Result<Self> {
+    pub fn build(
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+        ids: &[u64],
+        vectors: &[f32],
+    ) -> Result<Self> {
         let index = Self::with_capacity(dim, metric, params, ids.len())?;
         index.insert_many(ids, vectors)?;
         Ok(index)
@@ -132,7 +148,7 @@ impl Hnsw {
 
     /// Number of live points.
     pub fn len(&self) -> usize {
-        self.live.read_recursive().ids.len()
+        self.live.read().ids.len()
     }
 
     /// Whether there are no live points.
@@ -142,29 +158,29 @@ impl Hnsw {
 
     /// Number of graph nodes, including deleted and replaced ones.
     pub fn node_count(&self) -> usize {
-        self.store.read_recursive().claimed()
+        self.store.read().claimed()
     }
 
     /// Number of tombstoned nodes (deleted or replaced).
     pub fn deleted_count(&self) -> usize {
-        self.live.read_recursive().tombstones.len() as usize
+        self.live.read().tombstones.len() as usize
     }
 
     /// Whether `id` is live.
     pub fn contains(&self, id: u64) -> bool {
-        self.live.read_recursive().ids.contains_key(&id)
+        self.live.read().ids.contains_key(&id)
     }
 
     /// The stored vector of `id` (unit length under cosine), if live.
     pub fn get_vector(&self, id: u64) -> Option<Vec<f32>> {
-        let store = self.store.read_recursive();
-        let node = *self.live.read_recursive().ids.get(&id)?;
+        let store = self.store.read();
+        let node = *self.live.read().ids.get(&id)?;
         Some(store.vector(node).to_vec())
     }
 
     /// The live external ids, in no particular order.
     pub fn ids(&self) -> Vec<u64> {
-        self.live.read_recursive().ids.keys().copied().collect()
+        self.live.read().ids.keys().copied().collect()
     }
 
     /// Inserts point `id`, or replaces its vector if `id` is live.
@@ -207,7 +223,11 @@ impl Hnsw {
         if vectors.len() != ids.len() * self.dim {
             return Err(Error::DimensionMismatch {
                 expected: self.dim,
-                got: if ids.is_empty() { vectors.len() } else { vectors.len() / ids.len() },
+                got: if ids.is_empty() {
+                    vectors.len()
+                } else {
+                    vectors.len() / ids.len()
+                },
             });
         }
         let mut prepared = vec![0.0f32; vectors.len()];
@@ -247,13 +267,15 @@ impl Hnsw {
             }
             return Ok(());
         }
-        (0..rows.len().div_ceil(STEP)).into_par_iter().try_for_each(|c| {
-            let range = c * STEP..((c + 1) * STEP).min(rows.len());
-            let n = range.len();
-            range.into_par_iter().try_for_each(insert_row)?;
-            progress(n);
-            Ok(())
-        })
+        (0..rows.len().div_ceil(STEP))
+            .into_par_iter()
+            .try_for_each(|c| {
+                let range = c * STEP..((c + 1) * STEP).min(rows.len());
+                let n = range.len();
+                range.into_par_iter().try_for_each(insert_row)?;
+                progress(n);
+                Ok(())
+            })
     }
 
     /// Makes room for `additional` more nodes without further growth.
@@ -288,8 +310,8 @@ impl Hnsw {
     pub fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Neighbor>> {
         check_search_args(k, params)?;
         let query = self.metric.prepare_query(query, self.dim)?;
-        let store = self.store.read_recursive();
-        let live = self.live.read_recursive();
+        let store = self.store.read();
+        let live = self.live.read();
         let state = SearchState {
             entry: self.entry(),
             tombstones: &live.tombstones,
@@ -297,14 +319,21 @@ impl Hnsw {
             m0: self.params.m0(),
             default_ef: self.params.ef_search,
         };
-        Ok(graph::knn(&*store, &state, &query, k, params, |id| live.ids.get(&id).copied()))
+        Ok(graph::knn(&*store, &state, &query, k, params, |id| {
+            live.ids.get(&id).copied()
+        }))
     }
 
     /// [`Hnsw::search`] for many queries in parallel (rayon), in query order.
     ///
     /// # Errors
     /// The first error of any query.
-    pub fn search_batch<Q>(&self, queries: &[Q], k: usize, params: &SearchParams) -> Result<Vec<Vec<Neighbor>>>
+    pub fn search_batch<Q>(
+        &self,
+        queries: &[Q],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Vec<Neighbor>>>
     where
         Q: AsRef<[f32]> + Sync,
     {
@@ -322,7 +351,7 @@ impl Hnsw {
     /// [`Error::Io`] naming the path that failed.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let store = self.store.write();
-        let live = self.live.read_recursive();
+        let live = self.live.read();
         crate::format::write::save(path.as_ref(), self, &store, &live)
     }
 
@@ -372,7 +401,10 @@ pub(crate) fn check_search_args(k: usize, params: &SearchParams) -> Result<()> {
         return Err(Error::ZeroK);
     }
     if params.ef == Some(0) {
-        return Err(Error::invalid("ef", "got 0, expected at least 1 (it is raised to k)"));
+        return Err(Error::invalid(
+            "ef",
+            "got 0, expected at least 1 (it is raised to k)",
+        ));
     }
     Ok(())
 }

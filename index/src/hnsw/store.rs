@@ -46,7 +46,8 @@ impl VectorBuf {
         let layout = Layout::from_size_align(bytes, 64).expect("vector buffer layout");
         // SAFETY: the layout has non-zero size.
         let raw = unsafe { alloc::alloc_zeroed(layout) };
-        let ptr = NonNull::new(raw.cast::<f32>()).unwrap_or_else(|| alloc::handle_alloc_error(layout));
+        let ptr =
+            NonNull::new(raw.cast::<f32>()).unwrap_or_else(|| alloc::handle_alloc_error(layout));
         VectorBuf { ptr, layout }
     }
 
@@ -77,6 +78,10 @@ pub(crate) struct NodeStore {
     upper: Box<[OnceLock<Box<[AtomicU32]>>]>,
     levels: Box<[AtomicU8]>,
     external: Box<[AtomicU64]>,
+    /// How many layer-0 lists hold each node. Pruning never takes a node's
+    /// last in-link without replacing it (see `insert.rs`), so no node is
+    /// orphaned on layer 0.
+    in_degree: Box<[AtomicU32]>,
     locks: Box<[Mutex<()>]>,
 }
 
@@ -99,6 +104,7 @@ impl NodeStore {
             upper: (0..capacity).map(|_| OnceLock::new()).collect(),
             levels: (0..capacity).map(|_| AtomicU8::new(NOT_READY)).collect(),
             external: atomics(capacity),
+            in_degree: atomics(capacity),
             locks: (0..capacity).map(|_| Mutex::new(())).collect(),
         }
     }
@@ -140,7 +146,11 @@ impl NodeStore {
         let i = node as usize;
         // SAFETY (caller): the slot is ours alone until published below.
         unsafe {
-            std::ptr::copy_nonoverlapping(vector.as_ptr(), self.vectors.ptr.as_ptr().add(i * self.dim), self.dim);
+            std::ptr::copy_nonoverlapping(
+                vector.as_ptr(),
+                self.vectors.ptr.as_ptr().add(i * self.dim),
+                self.dim,
+            );
         }
         self.external[i].store(external_id, Ordering::Relaxed);
         if level > 0 {
@@ -166,7 +176,9 @@ impl NodeStore {
         } else {
             let stride = 1 + self.m;
             match self.upper[i].get() {
-                Some(table) if level * stride <= table.len() => &table[(level - 1) * stride..level * stride],
+                Some(table) if level * stride <= table.len() => {
+                    &table[(level - 1) * stride..level * stride]
+                }
                 _ => &[],
             }
         }
@@ -184,6 +196,34 @@ impl NodeStore {
         }
     }
 
+    /// Number of layer-0 lists that hold `node`.
+    pub fn in_degree(&self, node: u32) -> u32 {
+        self.in_degree[node as usize].load(Ordering::Acquire)
+    }
+
+    /// Records one more layer-0 in-link of `node`.
+    pub fn add_in_link(&self, node: u32) {
+        self.in_degree[node as usize].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Takes one layer-0 in-link of `node` away, unless it is its last:
+    /// returns whether it did.
+    pub fn release_in_link(&self, node: u32) -> bool {
+        self.in_degree[node as usize]
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
+                (d > 1).then(|| d - 1)
+            })
+            .is_ok()
+    }
+
+    /// Takes one layer-0 in-link away even if it is the last.
+    pub fn drop_in_link(&self, node: u32) {
+        let _ =
+            self.in_degree[node as usize].fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
+                Some(d.saturating_sub(1))
+            });
+    }
+
     /// A copy of this store with room for `capacity` nodes.
     pub fn grown(&mut self, capacity: usize) -> NodeStore {
         let claimed = *self.claimed.get_mut();
@@ -192,7 +232,11 @@ impl NodeStore {
         // SAFETY: both buffers hold at least `claimed * dim` floats, and
         // `&mut self` excludes every other access.
         unsafe {
-            std::ptr::copy_nonoverlapping(self.vectors.ptr.as_ptr(), next.vectors.ptr.as_ptr(), claimed * self.dim);
+            std::ptr::copy_nonoverlapping(
+                self.vectors.ptr.as_ptr(),
+                next.vectors.ptr.as_ptr(),
+                claimed * self.dim,
+            );
         }
         for (dst, src) in next.layer0.iter_mut().zip(self.layer0.iter_mut()) {
             *dst.get_mut() = *src.get_mut();
@@ -204,6 +248,9 @@ impl NodeStore {
             *dst.get_mut() = *src.get_mut();
         }
         for (dst, src) in next.external.iter_mut().zip(self.external.iter_mut()) {
+            *dst.get_mut() = *src.get_mut();
+        }
+        for (dst, src) in next.in_degree.iter_mut().zip(self.in_degree.iter_mut()) {
             *dst.get_mut() = *src.get_mut();
         }
         next
@@ -220,7 +267,9 @@ impl NodeStore {
 
     /// Layer-0 words (count then `m0` links) of a node, for saving.
     pub fn layer0_words(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
-        self.link_slot(node, 0).iter().map(|w| w.load(Ordering::Acquire))
+        self.link_slot(node, 0)
+            .iter()
+            .map(|w| w.load(Ordering::Acquire))
     }
 }
 

@@ -1,0 +1,241 @@
+//! Damaged, truncated, foreign and crafted index files are refused with a
+//! clear error naming the section — never a panic, hang or huge allocation.
+
+mod common;
+
+use std::path::Path;
+
+use waypoint_index::{Error, Hnsw, HnswParams, HnswView, Metric};
+
+/// A small saved index with tombstones and several levels, and its bytes.
+fn sample(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    let mut rng = common::Rng::new(31);
+    let data = rng.vectors(600, 8);
+    let ids: Vec<u64> = (0..600).collect();
+    let index = Hnsw::build(
+        8,
+        Metric::L2Squared,
+        HnswParams::default().with_m(4),
+        &ids,
+        &data,
+    )
+    .unwrap();
+    index.delete(5).unwrap();
+    index.delete(6).unwrap();
+    let path = dir.join("good.wpi");
+    index.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+fn open_bytes(dir: &Path, name: &str, bytes: &[u8]) -> Result<HnswView, Error> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    HnswView::open(&path)
+}
+
+fn corrupt_section(err: Error) -> (&'static str, String) {
+    match err {
+        Error::Corrupt {
+            section, reason, ..
+        } => (section, reason),
+        other => panic!("expected a Corrupt error, got {other}"),
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// (name, offset, length) of each section from the table.
+fn sections(b: &[u8]) -> Vec<(String, usize, usize)> {
+    let view_names = [
+        "vectors",
+        "levels",
+        "links0",
+        "upper_offsets",
+        "upper_links",
+        "external_ids",
+        "tombstones",
+    ];
+    (0..7)
+        .map(|i| {
+            let row = 128 + 32 * i;
+            (
+                view_names[i].to_string(),
+                u64_at(b, row + 8) as usize,
+                u64_at(b, row + 16) as usize,
+            )
+        })
+        .collect()
+}
+
+/// Recomputes the header checksum after an edit of the header.
+fn reseal_header(b: &mut [u8]) {
+    let crc = crc32c(&b[..124]);
+    b[124..128].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// CRC32C (Castagnoli), bitwise: an independent check of the file's sums.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn the_sample_opens_and_matches_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = sample(dir.path());
+    let view = HnswView::open(&path).unwrap();
+    assert_eq!(
+        (view.len(), view.deleted_count(), view.node_count()),
+        (598, 2, 600)
+    );
+    assert!(
+        view.max_level() >= 1,
+        "the sample should exercise upper layers"
+    );
+}
+
+#[test]
+fn truncation_at_every_section_boundary_and_mid_section_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, bytes) = sample(dir.path());
+    let mut cuts = vec![0, 1, 64, 127, 128, 200, 128 + 7 * 32];
+    for (_, off, len) in sections(&bytes) {
+        cuts.extend([off, off + len / 2, off + len.saturating_sub(1)]);
+    }
+    cuts.push(bytes.len() - 1);
+    for cut in cuts.into_iter().filter(|&c| c < bytes.len()) {
+        let err = open_bytes(dir.path(), "cut.wpi", &bytes[..cut])
+            .expect_err(&format!("cut at {cut} opened"));
+        let (section, reason) = corrupt_section(err);
+        assert!(
+            !reason.is_empty(),
+            "cut at {cut}: empty reason in {section}"
+        );
+    }
+}
+
+#[test]
+fn one_flipped_byte_in_each_section_names_that_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, bytes) = sample(dir.path());
+    for (name, off, len) in sections(&bytes) {
+        for at in [off, off + len / 2, off + len - 1] {
+            let mut b = bytes.clone();
+            b[at] ^= 0x40;
+            let (section, reason) =
+                corrupt_section(open_bytes(dir.path(), "flip.wpi", &b).unwrap_err());
+            assert_eq!(section, name, "flip at {at}: {reason}");
+            assert!(
+                reason.contains("checksum"),
+                "flip at {at} in {name}: {reason}"
+            );
+        }
+    }
+    // A flip in the header or the table is caught by their checksums.
+    for at in [30, 100, 128 + 8] {
+        let mut b = bytes.clone();
+        b[at] ^= 0x01;
+        let (section, _) = corrupt_section(open_bytes(dir.path(), "flip.wpi", &b).unwrap_err());
+        assert_eq!(section, "header");
+    }
+}
+
+#[test]
+fn wrong_magic_is_not_an_index_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut bytes) = sample(dir.path());
+    bytes[0..8].copy_from_slice(b"NOTANIDX");
+    let (section, reason) =
+        corrupt_section(open_bytes(dir.path(), "magic.wpi", &bytes).unwrap_err());
+    assert_eq!(section, "header");
+    assert!(reason.contains("not a Waypoint index file"), "{reason}");
+    let (_, reason) =
+        corrupt_section(open_bytes(dir.path(), "text.wpi", &[b'x'; 4000]).unwrap_err());
+    assert!(reason.contains("magic"), "{reason}");
+}
+
+#[test]
+fn a_future_format_version_asks_for_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut bytes) = sample(dir.path());
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    reseal_header(&mut bytes);
+    let (_, reason) = corrupt_section(open_bytes(dir.path(), "v2.wpi", &bytes).unwrap_err());
+    assert!(
+        reason.contains("newer") && reason.contains("upgrade"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn big_endian_and_32_bit_layouts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, bytes) = sample(dir.path());
+    let mut be = bytes.clone();
+    be[12..16].copy_from_slice(&0x0A0B_0C0Du32.to_be_bytes());
+    reseal_header(&mut be);
+    let (_, reason) = corrupt_section(open_bytes(dir.path(), "be.wpi", &be).unwrap_err());
+    assert!(reason.contains("big-endian"), "{reason}");
+    let mut short = bytes.clone();
+    short[16..20].copy_from_slice(&96u32.to_le_bytes());
+    reseal_header(&mut short);
+    let (_, reason) = corrupt_section(open_bytes(dir.path(), "h96.wpi", &short).unwrap_err());
+    assert!(reason.contains("header length 96"), "{reason}");
+}
+
+#[test]
+fn a_crafted_out_of_range_link_with_valid_checksums_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut bytes) = sample(dir.path());
+    let (_, off, len) = sections(&bytes)[2].clone();
+    let n = u64_at(&bytes, 48) as u32;
+    // Node 0's first layer-0 link (after its count word) now names node n.
+    assert!(u32_at(&bytes, off) >= 1);
+    bytes[off + 4..off + 8].copy_from_slice(&n.to_le_bytes());
+    let crc = crc32c(&bytes[off..off + len]);
+    let row = 128 + 32 * 2;
+    bytes[row + 24..row + 28].copy_from_slice(&crc.to_le_bytes());
+    let table_crc = crc32c(&bytes[128..128 + 7 * 32]);
+    bytes[92..96].copy_from_slice(&table_crc.to_le_bytes());
+    reseal_header(&mut bytes);
+    let (section, reason) =
+        corrupt_section(open_bytes(dir.path(), "link.wpi", &bytes).unwrap_err());
+    assert_eq!(section, "links0");
+    assert!(reason.contains(&format!("links to node {n}")), "{reason}");
+}
+
+#[test]
+fn a_crafted_huge_node_count_is_refused_without_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut bytes) = sample(dir.path());
+    bytes[48..56].copy_from_slice(&(u32::MAX as u64 - 2).to_le_bytes());
+    bytes[56..64].copy_from_slice(&0u64.to_le_bytes());
+    reseal_header(&mut bytes);
+    let (section, reason) =
+        corrupt_section(open_bytes(dir.path(), "huge.wpi", &bytes).unwrap_err());
+    assert_eq!(section, "vectors", "{reason}");
+}
+
+#[test]
+fn a_missing_file_is_an_io_error_naming_it() {
+    let err = HnswView::open("/no/such/index.wpi").unwrap_err();
+    assert!(matches!(err, Error::Io { .. }));
+    assert!(err.to_string().contains("/no/such/index.wpi"));
+}
