@@ -60,3 +60,8 @@ pub use metric::{scalar, Metric};
 pub use params::{HnswParams, MAX_DIM, MAX_M};
 pub use roaring::{RoaringBitmap, RoaringTreemap};
 pub use search::{Filter, Neighbor, SearchParams};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -82,5 +82,6 @@ fn inner_product_recall_against_brute_force() {
         .search_batch(&rows, 10, &SearchParams::default().with_ef(1024))
         .unwrap();
     let recall = common::recall_at_k(&found, &truth, 10);
+    eprintln!("inner product recall@10 at ef 1024: {recall}");
     assert!(recall >= 0.85, "recall@10 = {recall}");
 }

@@ -20,6 +20,48 @@ use super::{
     corrupt, Header, Section, SectionEntry, ALIGN, HEADER_LEN, NO_ENTRY, SECTION_ENTRY_LEN,
 };
 
+/// A typed window into the mapped file, resolved once at open so that hot
+/// accessors do no offset arithmetic or alignment checks.
+struct Mapped<T> {
+    ptr: *const T,
+    len: usize,
+}
+
+// SAFETY: a read-only view of immutable mapped memory (see the mmap contract).
+unsafe impl<T: Sync> Send for Mapped<T> {}
+unsafe impl<T: Sync> Sync for Mapped<T> {}
+
+impl<T: bytemuck::Pod> Mapped<T> {
+    /// `bytes` must lie inside a mapping and be aligned for `T` (sections
+    /// start at multiples of 64 in a page-aligned mapping).
+    fn new(bytes: &[u8]) -> Self {
+        let typed: &[T] = bytemuck::cast_slice(bytes);
+        Mapped {
+            ptr: typed.as_ptr(),
+            len: typed.len(),
+        }
+    }
+
+    /// The window, borrowed for as long as the mapping it points into.
+    #[inline(always)]
+    fn slice<'a>(&self, owner: &'a Mmap) -> &'a [T] {
+        let _ = owner;
+        // SAFETY: `ptr..ptr+len` was cut from `owner`'s bytes in `new`, and a
+        // mapping's memory stays put for as long as the `Mmap` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// The sections a search reads, resolved from the mapping.
+struct Arrays {
+    vectors: Mapped<f32>,
+    levels: Mapped<u8>,
+    links0: Mapped<u32>,
+    upper_offsets: Mapped<u64>,
+    upper_links: Mapped<u32>,
+    external_ids: Mapped<u64>,
+}
+
 /// Highest level a valid file may record.
 const MAX_FILE_LEVEL: u32 = 64;
 
@@ -69,6 +111,7 @@ pub struct HnswView {
     header: Header,
     metric: Metric,
     sections: [SectionInfo; 7],
+    arrays: Arrays,
     tombstones: RoaringBitmap,
     ids: OnceLock<HashMap<u64, u32>>,
 }
@@ -115,12 +158,25 @@ impl HnswView {
         let header = Header::decode(path, &mmap)?;
         let metric = check_header(path, &header)?;
         let sections = read_table(path, &mmap, &header)?;
+        let section = |s: Section| {
+            let info = &sections[s as usize - 1];
+            &mmap[info.offset as usize..(info.offset + info.length) as usize]
+        };
+        let arrays = Arrays {
+            vectors: Mapped::new(section(Section::Vectors)),
+            levels: Mapped::new(section(Section::Levels)),
+            links0: Mapped::new(section(Section::Links0)),
+            upper_offsets: Mapped::new(section(Section::UpperOffsets)),
+            upper_links: Mapped::new(section(Section::UpperLinks)),
+            external_ids: Mapped::new(section(Section::ExternalIds)),
+        };
         let mut view = HnswView {
             path: path.to_path_buf(),
             mmap,
             header,
             metric,
             sections,
+            arrays,
             tombstones: RoaringBitmap::new(),
             ids: OnceLock::new(),
         };
@@ -134,27 +190,27 @@ impl HnswView {
     }
 
     fn vectors(&self) -> &[f32] {
-        bytemuck::cast_slice(self.bytes(Section::Vectors))
+        self.arrays.vectors.slice(&self.mmap)
     }
 
     fn levels(&self) -> &[u8] {
-        self.bytes(Section::Levels)
+        self.arrays.levels.slice(&self.mmap)
     }
 
     fn links0(&self) -> &[u32] {
-        bytemuck::cast_slice(self.bytes(Section::Links0))
+        self.arrays.links0.slice(&self.mmap)
     }
 
     fn upper_offsets(&self) -> &[u64] {
-        bytemuck::cast_slice(self.bytes(Section::UpperOffsets))
+        self.arrays.upper_offsets.slice(&self.mmap)
     }
 
     fn upper_links(&self) -> &[u32] {
-        bytemuck::cast_slice(self.bytes(Section::UpperLinks))
+        self.arrays.upper_links.slice(&self.mmap)
     }
 
     fn external_ids(&self) -> &[u64] {
-        bytemuck::cast_slice(self.bytes(Section::ExternalIds))
+        self.arrays.external_ids.slice(&self.mmap)
     }
 
     /// Checksums, then the graph's internal consistency.
@@ -427,6 +483,8 @@ impl HnswView {
             tombstones: self.tombstones.clone(),
         };
         let mut links = Vec::new();
+        // Loading only adds links, so nobody loses an in-link here.
+        let mut orphans = Vec::new();
         for node in 0..n as u32 {
             let claimed = store.claim();
             debug_assert_eq!(claimed, Some(node));
@@ -435,10 +493,7 @@ impl HnswView {
             unsafe { store.init(node, self.vector(node), level, ext[node as usize]) };
             for l in 0..=level {
                 self.links_into(node, l, &mut links);
-                store.set_links(node, l, links.iter().copied());
-                if l == 0 {
-                    links.iter().for_each(|&to| store.add_in_link(to));
-                }
+                store.set_links(node, l, &links, &mut orphans);
             }
             if !live.tombstones.contains(node) {
                 if let Some(other) = live.ids.insert(ext[node as usize], node) {

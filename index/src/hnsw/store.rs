@@ -78,9 +78,8 @@ pub(crate) struct NodeStore {
     upper: Box<[OnceLock<Box<[AtomicU32]>>]>,
     levels: Box<[AtomicU8]>,
     external: Box<[AtomicU64]>,
-    /// How many layer-0 lists hold each node. Pruning never takes a node's
-    /// last in-link without replacing it (see `insert.rs`), so no node is
-    /// orphaned on layer 0.
+    /// How many layer-0 lists hold each node, to catch nodes that pruning
+    /// leaves with no way in (see `insert.rs`).
     in_degree: Box<[AtomicU32]>,
     locks: Box<[Mutex<()>]>,
 }
@@ -184,44 +183,39 @@ impl NodeStore {
         }
     }
 
-    /// Replaces `node`'s links on `level`. Caller holds [`NodeStore::lock`].
-    pub fn set_links(&self, node: u32, level: usize, links: impl ExactSizeIterator<Item = u32>) {
+    /// Replaces `node`'s links on `level`; the caller holds
+    /// [`NodeStore::lock`]. On layer 0 it keeps the in-degree counts and
+    /// appends to `orphans` every node that just lost its last in-link.
+    pub fn set_links(&self, node: u32, level: usize, links: &[u32], orphans: &mut Vec<u32>) {
         let slot = self.link_slot(node, level);
-        let n = links.len().min(slot.len().saturating_sub(1));
-        for (cell, id) in slot[1..].iter().zip(links) {
+        let Some((count, cells)) = slot.split_first() else {
+            return;
+        };
+        let links = &links[..links.len().min(cells.len())];
+        if level == 0 {
+            let old = (count.load(Ordering::Acquire) as usize).min(cells.len());
+            let old: Vec<u32> = cells[..old]
+                .iter()
+                .map(|c| c.load(Ordering::Acquire))
+                .collect();
+            for &gone in old.iter().filter(|id| !links.contains(id)) {
+                if self.in_degree[gone as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                    orphans.push(gone);
+                }
+            }
+            for &added in links.iter().filter(|id| !old.contains(id)) {
+                self.in_degree[added as usize].fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        for (cell, &id) in cells.iter().zip(links) {
             cell.store(id, Ordering::Release);
         }
-        if let Some(count) = slot.first() {
-            count.store(n as u32, Ordering::Release);
-        }
+        count.store(links.len() as u32, Ordering::Release);
     }
 
-    /// Number of layer-0 lists that hold `node`.
+    /// How many layer-0 lists hold `node`.
     pub fn in_degree(&self, node: u32) -> u32 {
         self.in_degree[node as usize].load(Ordering::Acquire)
-    }
-
-    /// Records one more layer-0 in-link of `node`.
-    pub fn add_in_link(&self, node: u32) {
-        self.in_degree[node as usize].fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Takes one layer-0 in-link of `node` away, unless it is its last:
-    /// returns whether it did.
-    pub fn release_in_link(&self, node: u32) -> bool {
-        self.in_degree[node as usize]
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
-                (d > 1).then(|| d - 1)
-            })
-            .is_ok()
-    }
-
-    /// Takes one layer-0 in-link away even if it is the last.
-    pub fn drop_in_link(&self, node: u32) {
-        let _ =
-            self.in_degree[node as usize].fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
-                Some(d.saturating_sub(1))
-            });
     }
 
     /// A copy of this store with room for `capacity` nodes.

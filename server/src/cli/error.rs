@@ -1,0 +1,133 @@
+//! [`CliError`]: every way a command can fail, each rendered as one line that
+//! names the file (and row) at fault.
+
+use std::path::PathBuf;
+
+/// A command's failure; `main` prints it as `error: <message>` and exits 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A dataset file could not be read or written (the message names it).
+    #[error(transparent)]
+    Data(#[from] waypoint_datasets::Error),
+    /// The engine refused: a bad parameter, or an index file that is
+    /// missing or fails verification (the message names it).
+    #[error(transparent)]
+    Index(#[from] waypoint_index::Error),
+    /// A vector file the engine refuses as a whole (e.g. a dimension above
+    /// its maximum).
+    #[error("{}: {source}", path.display())]
+    Vectors {
+        path: PathBuf,
+        #[source]
+        source: waypoint_index::Error,
+    },
+    /// A vector the metric rejects (non-finite, zero under cosine).
+    #[error("{}: record {record}: {source}", path.display())]
+    BadRow {
+        path: PathBuf,
+        record: usize,
+        #[source]
+        source: waypoint_index::Error,
+    },
+    /// Two files whose vectors must have the same dimension do not.
+    #[error(
+        "{} has dimension {got}, but {} has dimension {expected}",
+        path.display(),
+        reference.display()
+    )]
+    DimensionMismatch {
+        path: PathBuf,
+        got: usize,
+        reference: PathBuf,
+        expected: usize,
+    },
+    /// Ground truth with another number of rows than there are queries.
+    #[error(
+        "{}: {rows} rows of ground truth, but {} holds {queries} queries",
+        path.display(),
+        queries_path.display()
+    )]
+    GroundTruthRows {
+        path: PathBuf,
+        rows: usize,
+        queries_path: PathBuf,
+        queries: usize,
+    },
+    /// `k` above the ground truth's ids per query.
+    #[error("{}: k = {k} is larger than the {width} ids per query it holds", path.display())]
+    KAboveGroundTruth {
+        path: PathBuf,
+        k: usize,
+        width: usize,
+    },
+    /// `k` above the number of base vectors.
+    #[error("{}: k = {k} is larger than the {rows} vectors it holds", path.display())]
+    KAboveBase {
+        path: PathBuf,
+        k: usize,
+        rows: usize,
+    },
+    /// Ground truth that failed for another reason.
+    #[error("{}: {source}", path.display())]
+    GroundTruth {
+        path: PathBuf,
+        #[source]
+        source: waypoint_datasets::GroundTruthError,
+    },
+    /// An ids file that is not one column.
+    #[error("{}: ids must be one column (an n × 1 file), found {dim} columns", path.display())]
+    IdsShape { path: PathBuf, dim: usize },
+    /// An ids file whose length differs from the vectors'.
+    #[error("{}: {ids} ids for the {rows} vectors of {}", path.display(), vectors.display())]
+    IdsCount {
+        path: PathBuf,
+        ids: usize,
+        rows: usize,
+        vectors: PathBuf,
+    },
+    /// A negative id.
+    #[error("{}: record {record}: id {id} is negative", path.display())]
+    NegativeId {
+        path: PathBuf,
+        record: usize,
+        id: i32,
+    },
+    /// An id given twice.
+    #[error("{}: record {record}: id {id} already appears at record {first}", path.display())]
+    DuplicateId {
+        path: PathBuf,
+        record: usize,
+        first: usize,
+        id: i32,
+    },
+    /// An output path that cannot be created.
+    #[error("{}: cannot write here: {reason}", path.display())]
+    Unwritable { path: PathBuf, reason: String },
+    /// Ground truth asked to go into a float file.
+    #[error("{}: ground truth is int32 ids; write it to a .ivecs or .npy file", path.display())]
+    GroundTruthFormat { path: PathBuf },
+    /// The written index's size could not be read.
+    #[error("{}: cannot read the file size: {source}", path.display())]
+    Stat {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The thread pool could not start.
+    #[error("cannot start a pool of {threads} threads: {source}")]
+    ThreadPool {
+        threads: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+    /// Standard output could not be written.
+    #[error("cannot write to standard output: {0}")]
+    Stdout(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// Whether this is a write to a closed pipe (`waypoint ... | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Stdout(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}

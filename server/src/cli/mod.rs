@@ -1,0 +1,74 @@
+//! The `waypoint` command line: arguments (clap derive) and dispatch to one
+//! module per subcommand. Subcommands write their results to the `out` they
+//! are given and return [`CliError`]; only `main` prints errors.
+
+mod error;
+mod files;
+mod gt;
+mod inspect;
+mod load;
+mod quickstart;
+mod report;
+mod search;
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+use rayon::ThreadPool;
+use waypoint_index::Metric;
+
+pub use error::CliError;
+
+/// Waypoint: HNSW approximate nearest-neighbour search.
+#[derive(Debug, Parser)]
+#[command(name = "waypoint", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build an HNSW index file from a vector file.
+    Load(load::LoadArgs),
+    /// Search an index file with a query file: recall@k, QPS, latency per ef.
+    Search(search::SearchArgs),
+    /// Compute exact ground truth (brute force) for a query file.
+    Gt(gt::GtArgs),
+    /// Print an index file's header, sections and level histogram.
+    Inspect(inspect::InspectArgs),
+    /// Build and search the bundled real sample (wordnet-10k).
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand, writing its results to `out`.
+    ///
+    /// # Errors
+    /// Whatever the subcommand reports; see [`CliError`].
+    pub fn run(self, out: &mut impl Write) -> Result<(), CliError> {
+        match self.command {
+            Command::Load(args) => load::run(args, out),
+            Command::Search(args) => search::run(args, out),
+            Command::Gt(args) => gt::run(args, out),
+            Command::Inspect(args) => inspect::run(args, out),
+            Command::Quickstart(args) => quickstart::run(args, out),
+        }
+    }
+}
+
+/// `--metric`: `l2` (squared Euclidean), `cosine` (1 − cos) or `ip`
+/// (1 − dot), plus the engine's aliases (`euclidean`, `angular`, `dot`).
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    s.parse().map_err(|e: waypoint_index::Error| e.to_string())
+}
+
+/// A rayon pool of `threads` workers (`None`: one per core).
+fn thread_pool(threads: Option<usize>) -> Result<ThreadPool, CliError> {
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|source| CliError::ThreadPool { threads, source })
+}

@@ -1,0 +1,425 @@
+//! Bad input never panics: each case exits with code 1 and one line
+//! `error: <message>` naming the file and the problem (usage errors keep
+//! clap's code 2). Malformed files are generated in a temporary directory.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{fails_with, small_set, waypoint};
+use waypoint_datasets::{write, Matrix};
+use waypoint_index::Metric;
+
+/// Writes raw bytes to `dir/name`.
+fn put(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// `waypoint load <vectors> --metric l2 -o <dir>/out.wpi`.
+fn load(vectors: &Path, dir: &Path) -> assert_cmd::Command {
+    let mut cmd = waypoint();
+    cmd.arg("load")
+        .arg(vectors)
+        .args(["--metric", "l2", "-o"])
+        .arg(dir.join("out.wpi"));
+    cmd
+}
+
+/// TEXMEX records of 4-byte values with the given dimensions (values 1.0).
+fn records(dims: &[i32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &d in dims {
+        out.extend_from_slice(&d.to_le_bytes());
+        for _ in 0..d {
+            out.extend_from_slice(&1.0f32.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// A `.npy` with the given header dict and `values` f32 values.
+fn npy(dict: &str, values: usize) -> Vec<u8> {
+    let total = (10 + dict.len() + 1).next_multiple_of(64);
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&((total - 10) as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(total - 1, b' ');
+    out.push(b'\n');
+    out.resize(total + 4 * values, 0);
+    out
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[test]
+fn missing_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.fvecs");
+    fails_with(
+        &mut load(&missing, dir.path()),
+        &[&display(&missing), "cannot open", "No such file"],
+    );
+}
+
+#[test]
+fn unreadable_path_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("folder.fvecs");
+    std::fs::create_dir(&folder).unwrap();
+    fails_with(
+        &mut load(&folder, dir.path()),
+        &[&display(&folder), "not a regular file"],
+    );
+}
+
+#[test]
+fn unknown_extension_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = put(dir.path(), "vectors.csv", b"1,2,3\n");
+    fails_with(
+        &mut load(&text, dir.path()),
+        &[
+            &display(&text),
+            "unknown extension; expected .fvecs, .bvecs, .ivecs or .npy",
+        ],
+    );
+}
+
+#[test]
+fn empty_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = put(dir.path(), "empty.fvecs", &[]);
+    fails_with(
+        &mut load(&empty, dir.path()),
+        &[&display(&empty), "empty file"],
+    );
+}
+
+#[test]
+fn truncated_last_record_names_record_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = records(&[4, 4, 4]);
+    bytes.pop();
+    let cut = put(dir.path(), "cut.fvecs", &bytes);
+    fails_with(
+        &mut load(&cut, dir.path()),
+        &[
+            &display(&cut),
+            "record 2 at byte 40 is truncated: it needs 20 bytes, the file has 19 left",
+        ],
+    );
+}
+
+#[test]
+fn changed_dimension_names_record_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = put(dir.path(), "mixed.fvecs", &records(&[4, 4, 3, 4]));
+    fails_with(
+        &mut load(&mixed, dir.path()),
+        &[
+            &display(&mixed),
+            "record 2 at byte 40 has dimension 3, but record 0 has dimension 4",
+        ],
+    );
+}
+
+#[test]
+fn wrong_dtype_for_the_extension_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = put(dir.path(), "ids.ivecs", &records(&[4, 4]));
+    fails_with(
+        &mut load(&ids, dir.path()),
+        &[
+            &display(&ids),
+            "holds int32 values (.ivecs), but float32 or uint8 is needed here",
+        ],
+    );
+    let doubles = put(
+        dir.path(),
+        "doubles.npy",
+        &npy(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }",
+            8,
+        ),
+    );
+    fails_with(
+        &mut load(&doubles, dir.path()),
+        &[&display(&doubles), "holds dtype '<f8'"],
+    );
+}
+
+#[test]
+fn npy_that_is_not_2d_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let flat = put(
+        dir.path(),
+        "flat.npy",
+        &npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (8,), }",
+            8,
+        ),
+    );
+    fails_with(
+        &mut load(&flat, dir.path()),
+        &[
+            &display(&flat),
+            "array of shape (8,) is not 2-D; expected (rows, columns)",
+        ],
+    );
+}
+
+#[test]
+fn fortran_ordered_npy_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let fortran = put(
+        dir.path(),
+        "fortran.npy",
+        &npy(
+            "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 4), }",
+            8,
+        ),
+    );
+    fails_with(
+        &mut load(&fortran, dir.path()),
+        &[&display(&fortran), "Fortran (column-major) order"],
+    );
+}
+
+#[test]
+fn base_and_query_dimension_mismatch_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set(dir.path(), Metric::L2Squared);
+    let wide = dir.path().join("wide.fvecs");
+    write(&wide, &common::random_matrix(3, 17, 9)).unwrap();
+    let message = format!(
+        "{} has dimension 17, but {} has dimension 16",
+        display(&wide),
+        display(&set.base)
+    );
+    fails_with(
+        waypoint()
+            .arg("gt")
+            .arg(&set.base)
+            .arg(&wide)
+            .args(["--metric", "l2", "-o"])
+            .arg(dir.path().join("gt.ivecs")),
+        &[&message],
+    );
+
+    let index = dir.path().join("small.wpi");
+    waypoint()
+        .arg("load")
+        .arg(&set.base)
+        .args(["--metric", "l2", "-o"])
+        .arg(&index)
+        .assert()
+        .success();
+    let message = format!(
+        "{} has dimension 17, but {} has dimension 16",
+        display(&wide),
+        display(&index)
+    );
+    fails_with(waypoint().arg("search").arg(&index).arg(&wide), &[&message]);
+}
+
+/// A small index and its query set, for the search checks.
+fn small_index(dir: &Path) -> (common::Small, PathBuf) {
+    let set = small_set(dir, Metric::L2Squared);
+    let index = dir.join("small.wpi");
+    waypoint()
+        .arg("load")
+        .arg(&set.base)
+        .args(["--metric", "l2", "-o"])
+        .arg(&index)
+        .assert()
+        .success();
+    (set, index)
+}
+
+#[test]
+fn ground_truth_with_other_row_count_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, index) = small_index(dir.path());
+    let short_gt = dir.path().join("short.ivecs");
+    write(&short_gt, &Matrix::new(2, vec![0i32; 2 * 19]).unwrap()).unwrap();
+    fails_with(
+        waypoint()
+            .arg("search")
+            .arg(&index)
+            .arg(&set.query)
+            .arg("--gt")
+            .arg(&short_gt),
+        &[&format!(
+            "{}: 19 rows of ground truth, but {} holds 20 queries",
+            display(&short_gt),
+            display(&set.query)
+        )],
+    );
+}
+
+#[test]
+fn k_above_ground_truth_width_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, index) = small_index(dir.path());
+    fails_with(
+        waypoint()
+            .arg("search")
+            .arg(&index)
+            .arg(&set.query)
+            .arg("--gt")
+            .arg(&set.gt)
+            .args(["--k", "21"]),
+        &[&format!(
+            "{}: k = 21 is larger than the 20 ids per query it holds",
+            display(&set.gt)
+        )],
+    );
+}
+
+#[test]
+fn unknown_metric_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set(dir.path(), Metric::L2Squared);
+    let output = waypoint()
+        .arg("load")
+        .arg(&set.base)
+        .args(["--metric", "hamming", "-o"])
+        .arg(dir.path().join("x.wpi"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: invalid value 'hamming' for '--metric <METRIC>'")
+            && stderr.contains("expected one of l2, cosine, ip"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unwritable_output_fails_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set(dir.path(), Metric::L2Squared);
+    let nowhere = dir.path().join("no-such-dir").join("out.wpi");
+    fails_with(
+        waypoint()
+            .arg("load")
+            .arg(&set.base)
+            .args(["--metric", "l2", "-o"])
+            .arg(&nowhere),
+        &[
+            &display(&nowhere),
+            "cannot write here: directory",
+            "does not exist",
+        ],
+    );
+    fails_with(
+        waypoint()
+            .arg("gt")
+            .arg(&set.base)
+            .arg(&set.query)
+            .args(["--metric", "l2", "-o"])
+            .arg(dir.path()),
+        &[&format!("{}: unknown extension", display(dir.path()))],
+    );
+    let folder = dir.path().join("taken.ivecs");
+    std::fs::create_dir(&folder).unwrap();
+    fails_with(
+        waypoint()
+            .arg("gt")
+            .arg(&set.base)
+            .arg(&set.query)
+            .args(["--metric", "l2", "-o"])
+            .arg(&folder),
+        &[&format!(
+            "{}: cannot write here: it is a directory",
+            display(&folder)
+        )],
+    );
+}
+
+#[test]
+fn index_that_fails_verification_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, index) = small_index(dir.path());
+    let mut bytes = std::fs::read(&index).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&index, &bytes).unwrap();
+    let corrupt = format!("corrupt index file {}", display(&index));
+    fails_with(
+        waypoint().arg("inspect").arg(&index).arg("--verify"),
+        &[&corrupt],
+    );
+    fails_with(
+        waypoint().arg("search").arg(&index).arg(&set.query),
+        &[&corrupt],
+    );
+    let missing = dir.path().join("missing.wpi");
+    fails_with(
+        waypoint().arg("inspect").arg(&missing),
+        &[&display(&missing)],
+    );
+}
+
+#[test]
+fn zero_vector_under_cosine_names_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut values = common::random_f32(5 * 3, 4);
+    values[6..9].fill(0.0);
+    let base = dir.path().join("zero.fvecs");
+    write(&base, &Matrix::new(3, values).unwrap()).unwrap();
+    fails_with(
+        waypoint()
+            .arg("load")
+            .arg(&base)
+            .args(["--metric", "cosine", "-o"])
+            .arg(dir.path().join("x.wpi")),
+        &[&format!(
+            "{}: record 2: zero vector under the cosine metric",
+            display(&base)
+        )],
+    );
+}
+
+#[test]
+fn bad_ids_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set(dir.path(), Metric::L2Squared);
+    let with_ids = |ids: &Path| {
+        let mut cmd = load(&set.base, dir.path());
+        cmd.arg("--ids").arg(ids);
+        cmd
+    };
+    let short = dir.path().join("short.ivecs");
+    write(&short, &Matrix::new(1, (0..499).collect()).unwrap()).unwrap();
+    fails_with(
+        &mut with_ids(&short),
+        &[&format!(
+            "{}: 499 ids for the 500 vectors of {}",
+            display(&short),
+            display(&set.base)
+        )],
+    );
+    let twice = dir.path().join("twice.ivecs");
+    let mut ids: Vec<i32> = (0..500).collect();
+    ids[300] = 7;
+    write(&twice, &Matrix::new(1, ids).unwrap()).unwrap();
+    fails_with(
+        &mut with_ids(&twice),
+        &[&format!(
+            "{}: record 300: id 7 already appears at record 7",
+            display(&twice)
+        )],
+    );
+    let wide = dir.path().join("wide.ivecs");
+    write(&wide, &Matrix::new(2, vec![0i32; 1000]).unwrap()).unwrap();
+    fails_with(
+        &mut with_ids(&wide),
+        &[&format!("{}: ids must be one column", display(&wide))],
+    );
+}
