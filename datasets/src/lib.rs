@@ -11,6 +11,7 @@
 //! - [`ground_truth`]: the exact `k` nearest base rows of every query (ties
 //!   to the smaller id), with the engine's flat search.
 //! - [`sample`]: the bundled `wordnet-10k` set in `datasets/data/`.
+//! - [`eval`]: recall@k, QPS and latency percentiles of a search over `ef` values.
 //! - [`synthetic`]: deterministic random matrices for tests and benchmarks.
 //!
 //! Every file error names the file; record-level errors also give the
@@ -42,6 +43,7 @@
 
 mod element;
 mod error;
+pub mod eval;
 mod file;
 mod format;
 mod ground_truth;

@@ -56,6 +56,23 @@ pub enum Error {
         /// The maximum number of nodes.
         max: usize,
     },
+    /// *caller*: the requested capacity does not fit in memory.
+    #[error("out of memory: cannot allocate {bytes} bytes for {what}")]
+    Allocation {
+        /// What was being allocated.
+        what: &'static str,
+        /// How many bytes it needed.
+        bytes: usize,
+    },
+    /// *caller*: one row of a batch failed; nothing of the batch was applied.
+    #[error("row {row}: {source}")]
+    Row {
+        /// Zero-based row of the batch.
+        row: usize,
+        /// What was wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
     /// *storage*: an index file failed validation.
     #[error("corrupt index file {path}: section {section}: {reason}")]
     Corrupt {

@@ -35,6 +35,8 @@ pub(crate) trait GraphRead: Sync {
     fn external_id(&self, node: u32) -> u64;
     /// Hints the CPU to start loading the first cache line of `node`'s vector.
     fn prefetch(&self, node: u32);
+    /// Hints the CPU to load `node`'s layer-0 link list.
+    fn prefetch_links(&self, node: u32);
     /// Hints the CPU to load all of `node`'s vector.
     fn prefetch_all(&self, node: u32) {
         let v = self.vector(node);
@@ -118,6 +120,10 @@ pub(crate) fn search_layer<G, A>(
     while let Some(Reverse(cur)) = s.candidates.pop() {
         if cur.dist > bound {
             break;
+        }
+        // The next candidate is likely expanded next: start loading its list.
+        if let Some(Reverse(next)) = s.candidates.peek() {
+            g.prefetch_links(next.node);
         }
         g.links_into(cur.node, level, &mut s.links);
         // First pass: drop visited neighbours and start loading the rest, so

@@ -131,18 +131,32 @@ fn k_zero_and_ef_zero_are_rejected() {
 }
 
 #[test]
-fn a_batch_with_one_bad_row_inserts_nothing() {
+fn a_batch_with_one_bad_row_inserts_nothing_and_names_the_row() {
     let i = index(Metric::L2Squared);
     let rows = [0.0, 1.0, 2.0, 3.0, f32::NAN, 5.0];
-    assert!(matches!(
-        i.insert_many(&[7, 8], &rows),
-        Err(Error::NonFinite { .. })
-    ));
+    match i.insert_many(&[7, 8], &rows).unwrap_err() {
+        Error::Row { row, source } => {
+            assert_eq!(row, 1);
+            assert!(
+                matches!(*source, Error::NonFinite { index: 1, .. }),
+                "{source}"
+            );
+        }
+        other => panic!("expected a Row error, got {other}"),
+    }
     assert!(matches!(
         i.insert_many(&[7, 8], &rows[..5]),
         Err(Error::DimensionMismatch { .. })
     ));
     unchanged(&i);
+}
+
+#[test]
+fn an_impossible_capacity_is_an_allocation_error_not_an_abort() {
+    let err =
+        Hnsw::with_capacity(3, Metric::L2Squared, HnswParams::default(), usize::MAX).unwrap_err();
+    assert!(matches!(err, Error::Allocation { .. }), "{err}");
+    assert!(err.to_string().starts_with("out of memory"), "{err}");
 }
 
 #[test]

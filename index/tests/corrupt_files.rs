@@ -239,3 +239,53 @@ fn a_missing_file_is_an_io_error_naming_it() {
     assert!(matches!(err, Error::Io { .. }));
     assert!(err.to_string().contains("/no/such/index.wpi"));
 }
+
+#[test]
+fn a_directory_is_not_an_index_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = HnswView::open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn non_zero_padding_between_sections_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut bytes) = sample(dir.path());
+    // The table ends at 128 + 7·32 = 352; the first section starts at 384.
+    assert_eq!(sections(&bytes)[0].1, 384);
+    bytes[360] = 1;
+    let (section, reason) = corrupt_section(open_bytes(dir.path(), "pad.wpi", &bytes).unwrap_err());
+    assert_eq!(section, "vectors");
+    assert!(reason.contains("padding"), "{reason}");
+}
+
+#[test]
+fn a_crafted_duplicate_live_id_with_valid_checksums_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut bytes) = sample(dir.path());
+    let (_, off, len) = sections(&bytes)[5].clone();
+    // Node 1 now carries node 0's external id (both are live).
+    let id0 = bytes[off..off + 8].to_vec();
+    bytes[off + 8..off + 16].copy_from_slice(&id0);
+    let crc = crc32c(&bytes[off..off + len]);
+    let row = 128 + 32 * 5;
+    bytes[row + 24..row + 28].copy_from_slice(&crc.to_le_bytes());
+    let table_crc = crc32c(&bytes[128..128 + 7 * 32]);
+    bytes[92..96].copy_from_slice(&table_crc.to_le_bytes());
+    reseal_header(&mut bytes);
+    let (section, reason) = corrupt_section(open_bytes(dir.path(), "dup.wpi", &bytes).unwrap_err());
+    assert_eq!(section, "external_ids");
+    assert!(reason.contains("is live at nodes 0 and 1"), "{reason}");
+}
+
+#[test]
+fn a_corrupt_version_field_is_not_mistaken_for_a_newer_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut bytes) = sample(dir.path());
+    bytes[9] ^= 0x10; // version 1 → 4097, checksum left stale
+    let (_, reason) = corrupt_section(open_bytes(dir.path(), "ver.wpi", &bytes).unwrap_err());
+    assert!(
+        reason.contains("checksum mismatch") && reason.contains("corrupt"),
+        "{reason}"
+    );
+}

@@ -1,4 +1,5 @@
-//! The `waypoint` binary: bulk-load vector files into HNSW index files,
+//! The `waypoint` binary: run the gRPC server (`serve`), stream a file into
+//! it (`import`), bulk-load vector files into HNSW index files,
 //! search them (recall@k, QPS, latency), compute exact ground truth, inspect
 //! and verify index files, and a one-command quickstart on the bundled
 //! sample. Run `waypoint --help`.
@@ -8,6 +9,10 @@
 //! (usage errors keep clap's exit code 2).
 
 mod cli;
+mod config;
+mod serve;
+mod service;
+mod storage;
 
 use std::process::ExitCode;
 

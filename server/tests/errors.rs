@@ -423,3 +423,45 @@ fn bad_ids_files_are_named() {
         &[&format!("{}: ids must be one column", display(&wide))],
     );
 }
+
+#[test]
+fn writing_over_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set(dir.path(), Metric::L2Squared);
+    let before = std::fs::read(&set.base).unwrap();
+    fails_with(
+        waypoint()
+            .arg("load")
+            .arg(&set.base)
+            .args(["--metric", "l2", "-o"])
+            .arg(&set.base),
+        &["cannot write here: it is the input", "would destroy it"],
+    );
+    // gt writes .npy, so an .npy base is an output it could clobber.
+    let base_npy = dir.path().join("base.npy");
+    write(&base_npy, &waypoint_datasets::read_f32(&set.base).unwrap()).unwrap();
+    fails_with(
+        waypoint()
+            .arg("gt")
+            .arg(&base_npy)
+            .arg(&set.query)
+            .args(["--metric", "l2", "-o"])
+            .arg(&base_npy),
+        &["cannot write here: it is the input"],
+    );
+    assert_eq!(
+        std::fs::read(&set.base).unwrap(),
+        before,
+        "the input changed"
+    );
+}
+
+#[test]
+fn an_absurd_thread_count_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set(dir.path(), Metric::L2Squared);
+    fails_with(
+        load(&set.base, dir.path()).args(["--threads", "100000"]),
+        &["--threads 100000 is more than the 1024 allowed"],
+    );
+}

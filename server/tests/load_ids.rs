@@ -56,3 +56,31 @@ fn custom_ids_are_returned_by_search() {
     assert_eq!(recall(&set.gt), 0.0);
     assert!(recall(&shifted) >= 0.99);
 }
+
+#[test]
+fn gt_with_the_same_ids_file_names_the_index_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set(dir.path(), Metric::L2Squared);
+    let ids = dir.path().join("ids.ivecs");
+    let shifted: Vec<i32> = (0..500).map(|i| 7 * i + 3).collect();
+    write(&ids, &Matrix::new(1, shifted.clone()).unwrap()).unwrap();
+    let named = dir.path().join("named.ivecs");
+    waypoint()
+        .arg("gt")
+        .arg(&set.base)
+        .arg(&set.query)
+        .args(["--metric", "l2", "--k", "10", "--ids"])
+        .arg(&ids)
+        .arg("-o")
+        .arg(&named)
+        .assert()
+        .success();
+    // Row r of the plain ground truth, mapped through the ids file, is row r
+    // of the named one.
+    let plain = read::<i32>(&set.gt).unwrap();
+    let named = read::<i32>(&named).unwrap();
+    for (p, n) in plain.iter().zip(named.iter()) {
+        let expected: Vec<i32> = p[..10].iter().map(|&row| shifted[row as usize]).collect();
+        assert_eq!(n, &expected[..]);
+    }
+}

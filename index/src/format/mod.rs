@@ -177,19 +177,25 @@ impl Header {
             )));
         }
         let version = get_u32(b, 8);
+        let stored = get_u32(b, 124);
+        let actual = crc32c::crc32c(&b[..124]);
+        if stored != actual {
+            // A later version may lay its header out differently, so a bad
+            // checksum with a foreign version number is reported as both.
+            return Err(bad(if version == VERSION {
+                format!("header checksum mismatch (stored {stored:#010x}, computed {actual:#010x})")
+            } else {
+                format!(
+                    "header checksum mismatch and format version {version}: the file is corrupt, or from a Waypoint newer than this build (format {VERSION})"
+                )
+            }));
+        }
         if version != VERSION {
             return Err(bad(if version > VERSION {
                 format!("format version {version} is newer than this build supports ({VERSION}); upgrade Waypoint")
             } else {
                 format!("unknown format version {version}")
             }));
-        }
-        let stored = get_u32(b, 124);
-        let actual = crc32c::crc32c(&b[..124]);
-        if stored != actual {
-            return Err(bad(format!(
-                "header checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
-            )));
         }
         let header_len = get_u32(b, 16);
         if header_len as usize != HEADER_LEN {

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use memmap2::Mmap;
 use roaring::RoaringBitmap;
@@ -113,7 +112,8 @@ pub struct HnswView {
     sections: [SectionInfo; 7],
     arrays: Arrays,
     tombstones: RoaringBitmap,
-    ids: OnceLock<HashMap<u64, u32>>,
+    /// External id → node, for live nodes.
+    ids: HashMap<u64, u32>,
 }
 
 impl std::fmt::Debug for HnswView {
@@ -145,7 +145,15 @@ impl HnswView {
             ));
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+        if !meta.is_file() {
+            let not_file = std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (is it a directory?)",
+            );
+            return Err(Error::io(path, not_file));
+        }
+        let len = meta.len();
         if len < HEADER_LEN as u64 {
             return Err(corrupt(
                 path,
@@ -178,7 +186,7 @@ impl HnswView {
             sections,
             arrays,
             tombstones: RoaringBitmap::new(),
-            ids: OnceLock::new(),
+            ids: HashMap::new(),
         };
         view.validate()?;
         Ok(view)
@@ -323,6 +331,21 @@ impl HnswView {
                 ),
             ));
         }
+        let external = self.external_ids();
+        let mut ids = HashMap::with_capacity(self.header.live_count as usize);
+        for node in (0..n as u32).filter(|node| !tombstones.contains(*node)) {
+            if let Some(other) = ids.insert(external[node as usize], node) {
+                return Err(corrupt(
+                    &path,
+                    "external_ids",
+                    format!(
+                        "id {} is live at nodes {other} and {node}",
+                        external[node as usize]
+                    ),
+                ));
+            }
+        }
+        self.ids = ids;
         self.tombstones = tombstones;
         Ok(())
     }
@@ -402,24 +425,14 @@ impl HnswView {
             .then_some((self.header.entry_node, self.header.max_level as usize))
     }
 
-    fn id_map(&self) -> &HashMap<u64, u32> {
-        self.ids.get_or_init(|| {
-            let ids = self.external_ids();
-            (0..self.node_count() as u32)
-                .filter(|n| !self.tombstones.contains(*n))
-                .map(|n| (ids[n as usize], n))
-                .collect()
-        })
-    }
-
-    /// Whether `id` is live. The first call builds an id map (O(n)).
+    /// Whether `id` is live.
     pub fn contains(&self, id: u64) -> bool {
-        self.id_map().contains_key(&id)
+        self.ids.contains_key(&id)
     }
 
     /// The stored vector of `id` (unit length under cosine), if live.
     pub fn get_vector(&self, id: u64) -> Option<&[f32]> {
-        self.id_map().get(&id).map(|&n| self.vector(n))
+        self.ids.get(&id).map(|&n| self.vector(n))
     }
 
     /// Same contract as [`Hnsw::search`]; results are identical to those of
@@ -437,14 +450,9 @@ impl HnswView {
             m0: self.header.m0 as usize,
             default_ef: self.header.ef_search as usize,
         };
-        let resolve = |id| {
-            if params.filter.is_some() {
-                self.id_map().get(&id).copied()
-            } else {
-                None
-            }
-        };
-        Ok(graph::knn(self, &state, &query, k, params, resolve))
+        Ok(graph::knn(self, &state, &query, k, params, |id| {
+            self.ids.get(&id).copied()
+        }))
     }
 
     /// [`HnswView::search`] for many queries in parallel (rayon), in order.
@@ -471,15 +479,15 @@ impl HnswView {
     /// and deletes (and continues the level generator where it stopped).
     ///
     /// # Errors
-    /// [`Error::Corrupt`] if two live nodes carry the same external id.
+    /// [`Error::Allocation`] if the copy does not fit in memory.
     pub fn to_index(&self) -> Result<Hnsw> {
         let n = self.node_count();
         let params = self.params();
         let m = params.m;
-        let store = NodeStore::new(self.dim(), self.metric, m, n.max(1024));
+        let store = NodeStore::new(self.dim(), self.metric, m, n.max(1024))?;
         let ext = self.external_ids();
-        let mut live = Liveness {
-            ids: HashMap::with_capacity(self.len()),
+        let live = Liveness {
+            ids: self.ids.clone(),
             tombstones: self.tombstones.clone(),
         };
         let mut links = Vec::new();
@@ -494,18 +502,6 @@ impl HnswView {
             for l in 0..=level {
                 self.links_into(node, l, &mut links);
                 store.set_links(node, l, &links, &mut orphans);
-            }
-            if !live.tombstones.contains(node) {
-                if let Some(other) = live.ids.insert(ext[node as usize], node) {
-                    return Err(corrupt(
-                        &self.path,
-                        "external_ids",
-                        format!(
-                            "id {} is live at nodes {other} and {node}",
-                            ext[node as usize]
-                        ),
-                    ));
-                }
             }
         }
         Ok(Hnsw::from_parts(
@@ -562,6 +558,16 @@ impl GraphRead for HnswView {
     #[inline(always)]
     fn external_id(&self, node: u32) -> u64 {
         self.external_ids()[node as usize]
+    }
+
+    #[inline(always)]
+    fn prefetch_links(&self, node: u32) {
+        if let Some(first) = self
+            .links0()
+            .get(node as usize * (1 + self.header.m0 as usize))
+        {
+            prefetch_ptr(first);
+        }
     }
 
     #[inline(always)]
@@ -666,6 +672,13 @@ fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]>
                 "offset {} is misaligned or overlaps the previous section",
                 e.offset
             )));
+        }
+        // Padding is outside every checksum, so it must be zero.
+        let gap = bytes
+            .get(prev_end as usize..e.offset as usize)
+            .unwrap_or(&[]);
+        if gap.iter().any(|&b| b != 0) {
+            return Err(bad(format!("non-zero padding before offset {}", e.offset)));
         }
         let end = e
             .offset

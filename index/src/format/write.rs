@@ -66,10 +66,16 @@ impl<W: Write> SectionWriter<W> {
 /// Saves `index` (whose store and liveness the caller has locked) to `path`.
 pub(crate) fn save(path: &Path, index: &Hnsw, store: &NodeStore, live: &Liveness) -> Result<()> {
     let tmp = temp_path(path);
-    let result = write_file(&tmp, index, store, live).and_then(|()| {
-        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-        sync_parent(path)
-    });
+    // Errors name the destination, the path the caller knows.
+    let result = write_file(&tmp, index, store, live)
+        .map_err(|e| match e {
+            Error::Io { source, .. } => Error::io(path, source),
+            other => other,
+        })
+        .and_then(|()| {
+            fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+            sync_parent(path)
+        });
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

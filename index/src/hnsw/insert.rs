@@ -26,7 +26,7 @@ impl Hnsw {
                     return Err(Error::CapacityExceeded { max: MAX_NODES });
                 }
                 let grown = (store.capacity() * 2).clamp(1024, MAX_NODES);
-                *store = store.grown(grown);
+                *store = store.grown(grown)?;
             }
         };
         // SAFETY: `node` was just claimed from this store by this thread.

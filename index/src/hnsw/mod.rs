@@ -106,7 +106,7 @@ impl Hnsw {
                 metric,
                 params.m,
                 capacity.min(MAX_NODES),
-            )),
+            )?),
             entry: AtomicU64::new(NO_ENTRY),
             raise: Mutex::new(()),
             live: RwLock::new(Liveness::default()),
@@ -234,9 +234,15 @@ impl Hnsw {
         prepared
             .par_chunks_mut(self.dim.max(1))
             .zip(vectors.par_chunks(self.dim.max(1)))
-            .try_for_each(|(out, row)| {
+            .enumerate()
+            .try_for_each(|(i, (out, row))| {
                 let mut buf = Vec::with_capacity(self.dim);
-                self.metric.prepare_into(row, self.dim, &mut buf)?;
+                self.metric
+                    .prepare_into(row, self.dim, &mut buf)
+                    .map_err(|e| Error::Row {
+                        row: i,
+                        source: Box::new(e),
+                    })?;
                 out.copy_from_slice(&buf);
                 Ok::<_, Error>(())
             })?;
@@ -253,7 +259,7 @@ impl Hnsw {
             let mut rng = self.rng.lock();
             rows.iter().map(|_| rng.draw(self.params.ml())).collect()
         };
-        self.reserve(rows.len());
+        self.reserve(rows.len())?;
         let insert_row = |i: usize| {
             let row = rows[i];
             let v = &prepared[row * self.dim..(row + 1) * self.dim];
@@ -279,12 +285,16 @@ impl Hnsw {
     }
 
     /// Makes room for `additional` more nodes without further growth.
-    pub fn reserve(&self, additional: usize) {
+    ///
+    /// # Errors
+    /// [`Error::Allocation`] if that much memory cannot be had.
+    pub fn reserve(&self, additional: usize) -> Result<()> {
         let mut store = self.store.write();
-        let need = (store.claimed() + additional).min(MAX_NODES);
+        let need = store.claimed().saturating_add(additional).min(MAX_NODES);
         if need > store.capacity() {
-            *store = store.grown(need);
+            *store = store.grown(need)?;
         }
+        Ok(())
     }
 
     /// Deletes point `id` (a tombstone: it stops appearing in results at

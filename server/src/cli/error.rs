@@ -114,12 +114,33 @@ pub enum CliError {
         source: std::io::Error,
     },
     /// The thread pool could not start.
+    #[error("{}: the bundled sample is not there; pass --data-dir (or set WAYPOINT_DATA_DIR) to the directory that holds it", path.display())]
+    SampleMissing { path: PathBuf },
+
+    #[error("--threads {threads} is more than the {max} allowed")]
+    TooManyThreads { threads: usize, max: usize },
+
     #[error("cannot start a pool of {threads} threads: {source}")]
     ThreadPool {
         threads: usize,
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
+    /// The server's settings are invalid (file, env or flags).
+    #[error("config: {0}")]
+    Config(String),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The server could not start or failed while serving.
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
+    /// The server at `url` cannot be reached.
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    /// The server at `url` refused a request.
+    #[error("{url}: {}: {}", status.code(), status.message())]
+    Remote { url: String, status: tonic::Status },
     /// Standard output could not be written.
     #[error("cannot write to standard output: {0}")]
     Stdout(#[from] std::io::Error),

@@ -164,18 +164,33 @@ pub(crate) fn read_ids(path: &Path, vectors: &Path, rows: usize) -> Result<Vec<u
 }
 
 /// Checks, before any work, that a file can be written at `path`: it is not
-/// a directory, its directory exists and accepts a new file, and an existing
-/// file there can be opened for writing.
+/// one of the command's `inputs`, not a directory or other special file, its
+/// directory exists and accepts a new file, and an existing file there can
+/// be opened for writing.
 ///
 /// # Errors
 /// [`CliError::Unwritable`] with the reason.
-pub(crate) fn ensure_writable(path: &Path) -> Result<(), CliError> {
+pub(crate) fn ensure_writable(path: &Path, inputs: &[&Path]) -> Result<(), CliError> {
     let unwritable = |reason: String| CliError::Unwritable {
         path: path.into(),
         reason,
     };
+    if let Ok(out) = path.canonicalize() {
+        if let Some(input) = inputs
+            .iter()
+            .find(|i| i.canonicalize().is_ok_and(|i| i == out))
+        {
+            return Err(unwritable(format!(
+                "it is the input {}; writing there would destroy it",
+                input.display()
+            )));
+        }
+    }
     if path.is_dir() {
         return Err(unwritable("it is a directory".into()));
+    }
+    if path.exists() && !path.is_file() {
+        return Err(unwritable("it is not a regular file".into()));
     }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,

@@ -53,7 +53,7 @@ pub(crate) fn run(args: LoadArgs, out: &mut impl Write) -> Result<(), CliError> 
         params = params.with_seed(seed);
     }
     params.validate()?;
-    ensure_writable(&args.output)?;
+    ensure_writable(&args.output, &[&args.vectors])?;
     let pool = thread_pool(args.threads.map(NonZeroUsize::get))?;
 
     let vectors = read_f32(&args.vectors)?;
@@ -127,7 +127,7 @@ pub(crate) fn build(
 
 /// A points bar with rate and ETA on stderr; hidden when stderr is not a
 /// terminal, so logs and pipes stay clean.
-fn progress_bar(total: u64) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

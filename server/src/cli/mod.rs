@@ -5,11 +5,13 @@
 mod error;
 mod files;
 mod gt;
+mod import;
 mod inspect;
 mod load;
 mod quickstart;
 mod report;
 mod search;
+mod serve;
 
 use std::io::Write;
 
@@ -37,6 +39,10 @@ enum Command {
     Gt(gt::GtArgs),
     /// Print an index file's header, sections and level histogram.
     Inspect(inspect::InspectArgs),
+    /// Run the gRPC server (collections with WAL, segments, payload filters).
+    Serve(serve::ServeArgs),
+    /// Stream a vector file into a running server.
+    Import(import::ImportArgs),
     /// Build and search the bundled real sample (wordnet-10k).
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -53,6 +59,8 @@ impl Cli {
             Command::Gt(args) => gt::run(args, out),
             Command::Inspect(args) => inspect::run(args, out),
             Command::Quickstart(args) => quickstart::run(args, out),
+            Command::Serve(args) => serve::run(args, out),
+            Command::Import(args) => import::run(args, out),
         }
     }
 }
@@ -63,10 +71,21 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
     s.parse().map_err(|e: waypoint_index::Error| e.to_string())
 }
 
+/// Most worker threads a command may start: far past any useful count, low
+/// enough that a typo (`--threads 10000`) fails at once instead of
+/// thrashing the machine.
+const MAX_THREADS: usize = 1024;
+
 /// A rayon pool of `threads` workers (`None`: one per core).
 fn thread_pool(threads: Option<usize>) -> Result<ThreadPool, CliError> {
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads > MAX_THREADS {
+        return Err(CliError::TooManyThreads {
+            threads,
+            max: MAX_THREADS,
+        });
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()

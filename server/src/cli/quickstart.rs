@@ -38,6 +38,9 @@ pub(crate) fn run(args: QuickstartArgs, out: &mut impl Write) -> Result<(), CliE
     let query_path = sample.query_path(&dir);
     let gt_path = sample.groundtruth_path(&dir);
 
+    if !base_path.is_file() {
+        return Err(CliError::SampleMissing { path: base_path });
+    }
     let base = read_f32(&base_path)?;
     let queries = read_queries(&query_path, &base_path, base.dim(), sample.metric)?;
     let gt = read_ground_truth(&gt_path, &query_path, queries.rows(), K)?;

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use clap::ValueEnum;
+use waypoint_datasets::eval::SweepRow;
 
 /// How `waypoint search` prints its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -16,20 +17,6 @@ pub(crate) enum OutputFormat {
     /// An array of objects with the CSV's fields (recall null without
     /// ground truth).
     Json,
-}
-
-/// The measurements at one `ef`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct SweepRow {
-    pub ef: usize,
-    /// recall@k in [0, 1], when ground truth was given.
-    pub recall: Option<f64>,
-    /// Queries per second over the whole query set (wall clock).
-    pub qps: f64,
-    /// Latency percentiles of single queries, in microseconds.
-    pub p50_us: f64,
-    pub p95_us: f64,
-    pub p99_us: f64,
 }
 
 /// The rows in `format`, newline-terminated.

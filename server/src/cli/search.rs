@@ -6,16 +6,14 @@
 use std::io::Write;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use clap::Args;
-use rayon::prelude::*;
-use rayon::ThreadPool;
+use waypoint_datasets::eval::{self, SweepRow};
 use waypoint_datasets::Matrix;
-use waypoint_index::{HnswView, Neighbor, SearchParams};
+use waypoint_index::{HnswView, SearchParams};
 
 use super::files::{read_ground_truth, read_queries};
-use super::report::{self, OutputFormat, SweepRow};
+use super::report::{self, OutputFormat};
 use super::{thread_pool, CliError};
 
 #[derive(Debug, Args)]
@@ -54,7 +52,9 @@ pub(crate) fn run(args: SearchArgs, out: &mut impl Write) -> Result<(), CliError
         .as_deref()
         .map(|path| read_ground_truth(path, &args.queries, queries.rows(), k))
         .transpose()?;
-    let efs: Vec<usize> = args.ef.iter().map(|ef| ef.get()).collect();
+    // The engine raises ef to k; report the ef that actually ran.
+    let efs: Vec<usize> = args.ef.iter().map(|ef| ef.get().max(k)).collect();
+    let raised = args.ef.iter().any(|ef| ef.get() < k);
     let threads = args.threads.get();
     if args.format == OutputFormat::Table {
         let params = view.params();
@@ -78,6 +78,9 @@ pub(crate) fn run(args: SearchArgs, out: &mut impl Write) -> Result<(), CliError
         if let Some(path) = &args.gt {
             writeln!(out, "ground truth  {}", path.display())?;
         }
+        if raised {
+            writeln!(out, "note     ef below k = {k} was raised to {k}")?;
+        }
         out.flush()?;
     }
     let rows = sweep(&view, &queries, gt.as_ref(), k, &efs, threads)?;
@@ -93,10 +96,8 @@ pub(crate) fn threads_label(threads: usize) -> String {
     }
 }
 
-/// Runs every query at each `ef` and measures it. One untimed pass at the
-/// largest `ef` runs first, so that page faults of the freshly mapped file
-/// are not charged to the first row. With `threads == 1` the queries run one
-/// at a time on this thread; otherwise in parallel on a pool of `threads`.
+/// Measures `view` on `queries` at each `ef` (see [`eval::sweep`]): one
+/// query at a time with `threads == 1`, else on a pool of `threads`.
 ///
 /// # Errors
 /// [`CliError::ThreadPool`]; the engine's search errors (queries are
@@ -114,67 +115,6 @@ pub(crate) fn sweep(
     } else {
         None
     };
-    let queries: Vec<&[f32]> = queries.iter().collect();
-    if let Some(&max_ef) = efs.iter().max() {
-        run_queries(view, &queries, k, max_ef, pool.as_ref())?;
-    }
-    let mut rows = Vec::with_capacity(efs.len());
-    for &ef in efs {
-        let start = Instant::now();
-        let (results, mut latencies) = run_queries(view, &queries, k, ef, pool.as_ref())?;
-        let wall = start.elapsed();
-        latencies.sort_unstable();
-        rows.push(SweepRow {
-            ef,
-            recall: gt.map(|gt| recall_at_k(&results, gt, k)),
-            qps: queries.len() as f64 / wall.as_secs_f64(),
-            p50_us: percentile_us(&latencies, 50.0),
-            p95_us: percentile_us(&latencies, 95.0),
-            p99_us: percentile_us(&latencies, 99.0),
-        });
-    }
-    Ok(rows)
-}
-
-/// Searches every query; returns the hits and each query's latency.
-fn run_queries(
-    view: &HnswView,
-    queries: &[&[f32]],
-    k: usize,
-    ef: usize,
-    pool: Option<&ThreadPool>,
-) -> Result<(Vec<Vec<Neighbor>>, Vec<Duration>), CliError> {
-    let params = SearchParams::default().with_ef(ef);
-    let timed = |query: &&[f32]| {
-        let start = Instant::now();
-        view.search(query, k, &params)
-            .map(|hits| (hits, start.elapsed()))
-    };
-    let timings: Vec<(Vec<Neighbor>, Duration)> = match pool {
-        None => queries.iter().map(timed).collect::<Result<_, _>>()?,
-        Some(pool) => pool.install(|| queries.par_iter().map(timed).collect::<Result<_, _>>())?,
-    };
-    Ok(timings.into_iter().unzip())
-}
-
-/// recall@k: |returned ∩ first k ground-truth ids| / k, averaged over
-/// queries.
-fn recall_at_k(results: &[Vec<Neighbor>], gt: &Matrix<i32>, k: usize) -> f64 {
-    let found: usize = results
-        .iter()
-        .zip(gt.iter())
-        .map(|(hits, truth)| {
-            let truth = &truth[..k];
-            hits.iter()
-                .filter(|hit| truth.iter().any(|&id| u64::try_from(id) == Ok(hit.id)))
-                .count()
-        })
-        .sum();
-    found as f64 / (k * results.len()) as f64
-}
-
-/// The `p`-th percentile (nearest rank) of sorted latencies, in µs.
-fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e6
+    let search = |q: &[f32], k, ef| view.search(q, k, &SearchParams::default().with_ef(ef));
+    Ok(eval::sweep(search, queries, gt, k, efs, pool.as_ref())?)
 }

@@ -1,0 +1,129 @@
+//! `waypoint import`: streams a vector file into a running server with
+//! `Points.UpsertStream`, one batch per message, ids `0..n` in file order,
+//! with a progress bar; prints the points written and the rate.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use tokio_stream::wrappers::ReceiverStream;
+use waypoint_datasets::Reader;
+use waypoint_index::Metric;
+use waypoint_proto::v1 as pb;
+use waypoint_proto::v1::collections_client::CollectionsClient;
+use waypoint_proto::v1::points_client::PointsClient;
+
+use super::load::progress_bar;
+use super::{parse_metric, CliError};
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// Vectors to import: .fvecs or .npy (float32), one row per point.
+    vectors: PathBuf,
+    /// Server URL, e.g. http://127.0.0.1:6543.
+    #[arg(long, env = "WAYPOINT_URL")]
+    url: String,
+    /// Collection to write to.
+    #[arg(long)]
+    collection: String,
+    /// Create the collection first (dimension from the file).
+    #[arg(long, requires = "metric")]
+    create: bool,
+    /// Metric of a created collection: l2, cosine or ip.
+    #[arg(long, value_parser = parse_metric)]
+    metric: Option<Metric>,
+    /// Points per batch (one stream message each).
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+}
+
+pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let (points, seconds) = runtime.block_on(import(&args))?;
+    writeln!(
+        out,
+        "imported {points} points into {} in {seconds:.2} s ({:.0} points/s)",
+        args.collection,
+        points as f64 / seconds.max(1e-9)
+    )?;
+    Ok(())
+}
+
+async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
+    let mut reader = Reader::<f32>::open(&args.vectors)?;
+    let dim = reader.dim();
+    let remote = |status: tonic::Status| CliError::Remote {
+        url: args.url.clone(),
+        status,
+    };
+    let channel = tonic::transport::Endpoint::from_shared(args.url.clone())
+        .map_err(|e| CliError::Connect {
+            url: args.url.clone(),
+            reason: e.to_string(),
+        })?
+        .connect()
+        .await
+        .map_err(|e| CliError::Connect {
+            url: args.url.clone(),
+            reason: e.to_string(),
+        })?;
+    if args.create {
+        let metric = match args.metric.expect("clap requires --metric with --create") {
+            Metric::L2Squared => pb::Metric::L2,
+            Metric::Cosine => pb::Metric::Cosine,
+            Metric::InnerProduct => pb::Metric::Ip,
+        };
+        CollectionsClient::new(channel.clone())
+            .create(pb::CreateCollectionRequest {
+                name: args.collection.clone(),
+                dim: dim as u32,
+                metric: metric as i32,
+                ..Default::default()
+            })
+            .await
+            .map_err(remote)?;
+    }
+    let bar = progress_bar(reader.rows());
+    let (tx, rx) = tokio::sync::mpsc::channel::<pb::UpsertRequest>(4);
+    let collection = args.collection.clone();
+    let batch = args.batch.max(1);
+    let progress = bar.clone();
+    // Read and encode on a blocking thread while the stream sends.
+    let producer = tokio::task::spawn_blocking(move || -> Result<(), CliError> {
+        let mut next_id = 0u64;
+        while let Some(rows) = reader.read_rows(batch)? {
+            let points: Vec<pb::Point> = rows
+                .iter()
+                .map(|v| {
+                    next_id += 1;
+                    pb::Point {
+                        id: next_id - 1,
+                        vector: v.to_vec(),
+                        payload: None,
+                    }
+                })
+                .collect();
+            let n = points.len() as u64;
+            let request = pb::UpsertRequest {
+                collection: collection.clone(),
+                points,
+            };
+            if tx.blocking_send(request).is_err() {
+                return Ok(()); // the stream ended early; its status says why
+            }
+            progress.inc(n);
+        }
+        Ok(())
+    });
+    let start = Instant::now();
+    let done = PointsClient::new(channel)
+        .max_encoding_message_size(usize::MAX)
+        .upsert_stream(ReceiverStream::new(rx))
+        .await
+        .map_err(remote)?
+        .into_inner();
+    producer.await.expect("the reader does not panic")?;
+    bar.finish_and_clear();
+    Ok((done.points, start.elapsed().as_secs_f64()))
+}

@@ -1,0 +1,56 @@
+//! `waypoint serve`: reads the settings (flags > `WAYPOINT_*` env > config
+//! file > defaults), sets up logging and runs the gRPC server.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::CliError;
+use crate::config::{FileConfig, ServeConfig, DEFAULT_ADDR};
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Directory of the collections [default: ./waypoint-data].
+    #[arg(long, env = "WAYPOINT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Listen address [default: 127.0.0.1:6543]; port 0 picks a free port
+    /// (the chosen one is printed as `listening on ADDR`).
+    #[arg(long, env = "WAYPOINT_ADDR")]
+    addr: Option<SocketAddr>,
+    /// TOML config file (see the server docs for its keys).
+    #[arg(long, env = "WAYPOINT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `waypoint=debug` [default: info].
+    #[arg(long, env = "WAYPOINT_LOG")]
+    log: Option<String>,
+}
+
+pub(crate) fn run(args: ServeArgs, _out: &mut impl Write) -> Result<(), CliError> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path).map_err(CliError::Config)?,
+        None => FileConfig::default(),
+    };
+    let config = ServeConfig {
+        data_dir: args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./waypoint-data")),
+        addr: args
+            .addr
+            .or(file.addr)
+            .unwrap_or_else(|| DEFAULT_ADDR.parse().expect("a valid default address")),
+        log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        limits: file.limits,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| CliError::Config(format!("log filter {:?}: {e}", config.log)))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    runtime.block_on(crate::serve::run(config))?;
+    Ok(())
+}

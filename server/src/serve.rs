@@ -1,0 +1,121 @@
+//! `waypoint serve`: opens the catalog and runs the gRPC server —
+//! `waypoint.v1.Collections`, `waypoint.v1.Points`, `grpc.health.v1.Health`
+//! and server reflection — until SIGINT or SIGTERM. Shutdown stops
+//! accepting connections, lets in-flight requests finish, then fsyncs every
+//! WAL.
+
+use std::sync::Arc;
+
+use tonic::transport::Server;
+use waypoint_proto::v1::collections_server::CollectionsServer;
+use waypoint_proto::v1::points_server::PointsServer;
+
+use crate::config::ServeConfig;
+use crate::service::collections::CollectionsService;
+use crate::service::points::PointsService;
+use crate::storage::catalog::Catalog;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory could not be opened.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    /// The address could not be bound (e.g. it is in use).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Listen address.
+        addr: std::net::SocketAddr,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The transport failed while serving.
+    #[error("gRPC server on {addr}: {source}")]
+    Transport {
+        /// Listen address.
+        addr: std::net::SocketAddr,
+        /// The transport error.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// The reflection service could not be built.
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Runs the server until a shutdown signal; returns after the WALs are synced.
+///
+/// # Errors
+/// [`ServeError`].
+pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
+    let data_dir = config.data_dir.clone();
+    let catalog = Arc::new(
+        tokio::task::spawn_blocking(move || Catalog::open(&data_dir))
+            .await
+            .expect("catalog open does not panic")?,
+    );
+    let limits = config.limits;
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<CollectionsServer<CollectionsService>>()
+        .await;
+    health_reporter
+        .set_serving::<PointsServer<PointsService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(waypoint_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let collections = CollectionsServer::new(CollectionsService::new(Arc::clone(&catalog), limits))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let points = PointsServer::new(PointsService::new(Arc::clone(&catalog), limits))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(config.addr);
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "waypoint serving");
+    // One line on stdout for scripts and tests that start us on port 0.
+    println!("listening on {addr}");
+    Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(collections)
+        .add_service(points)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown_signal(),
+        )
+        .await
+        .map_err(|source| ServeError::Transport { addr, source })?;
+    tracing::info!("in-flight requests finished; syncing WALs");
+    tokio::task::spawn_blocking(move || catalog.sync_all())
+        .await
+        .expect("WAL sync does not panic");
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received");
+}

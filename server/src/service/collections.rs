@@ -1,0 +1,91 @@
+//! `waypoint.v1.Collections`: create, get, list and delete collections.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use waypoint_proto::v1 as pb;
+use waypoint_proto::v1::collections_server::Collections;
+
+use super::convert;
+use super::status::{blocking, deadline};
+use crate::config::Limits;
+use crate::storage::catalog::Catalog;
+
+/// The Collections service over a [`Catalog`].
+pub struct CollectionsService {
+    catalog: Arc<Catalog>,
+    limits: Limits,
+}
+
+impl CollectionsService {
+    /// A service over `catalog` enforcing `limits`.
+    pub fn new(catalog: Arc<Catalog>, limits: Limits) -> Self {
+        CollectionsService { catalog, limits }
+    }
+}
+
+#[tonic::async_trait]
+impl Collections for CollectionsService {
+    async fn create(
+        &self,
+        request: Request<pb::CreateCollectionRequest>,
+    ) -> Result<Response<pb::CreateCollectionResponse>, Status> {
+        let deadline = deadline(&request);
+        let (catalog, limits) = (Arc::clone(&self.catalog), self.limits);
+        let info = blocking(deadline, move || {
+            let config = convert::create_config(request.into_inner(), &limits)?;
+            let c = catalog.create(config)?;
+            Ok(convert::collection_info(c.config(), c.stats()))
+        })
+        .await?;
+        tracing::info!(collection = %info.config.as_ref().map_or("", |c| c.name.as_str()), "collection created");
+        Ok(Response::new(pb::CreateCollectionResponse {
+            info: Some(info),
+        }))
+    }
+
+    async fn get(
+        &self,
+        request: Request<pb::GetCollectionRequest>,
+    ) -> Result<Response<pb::GetCollectionResponse>, Status> {
+        let deadline = deadline(&request);
+        let catalog = Arc::clone(&self.catalog);
+        let info = blocking(deadline, move || {
+            let c = catalog.get(&request.into_inner().name)?;
+            Ok(convert::collection_info(c.config(), c.stats()))
+        })
+        .await?;
+        Ok(Response::new(pb::GetCollectionResponse {
+            info: Some(info),
+        }))
+    }
+
+    async fn list(
+        &self,
+        request: Request<pb::ListCollectionsRequest>,
+    ) -> Result<Response<pb::ListCollectionsResponse>, Status> {
+        let catalog = Arc::clone(&self.catalog);
+        let collections = blocking(deadline(&request), move || {
+            Ok(catalog
+                .list()
+                .iter()
+                .map(|c| convert::collection_info(c.config(), c.stats()))
+                .collect())
+        })
+        .await?;
+        Ok(Response::new(pb::ListCollectionsResponse { collections }))
+    }
+
+    async fn delete(
+        &self,
+        request: Request<pb::DeleteCollectionRequest>,
+    ) -> Result<Response<pb::DeleteCollectionResponse>, Status> {
+        let deadline = deadline(&request);
+        let catalog = Arc::clone(&self.catalog);
+        let name = request.into_inner().name;
+        let logged = name.clone();
+        blocking(deadline, move || catalog.delete(&name)).await?;
+        tracing::info!(collection = %logged, "collection deleted");
+        Ok(Response::new(pb::DeleteCollectionResponse {}))
+    }
+}

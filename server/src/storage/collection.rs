@@ -1,0 +1,680 @@
+//! One collection: a directory holding `collection.toml` (its config),
+//! `wal.log`, `manifest.toml` and the sealed segments' files.
+//!
+//! **Write path.** A write is validated whole (one bad point rejects the
+//! batch), appended to the WAL under the writer lock, fsynced per the
+//! policy, applied to the in-memory state, and only then acknowledged.
+//! Applying is deterministic (points are linked one by one, in log order),
+//! so replaying the WAL after a restart rebuilds the same appendable graph
+//! and searches answer the same.
+//!
+//! **Segments.** New points go to the appendable in-memory [`Hnsw`]. When it
+//! holds `segment_max_points` nodes it is sealed: saved as an index file,
+//! opened as an mmap view, the changed tombstone files written, the
+//! manifest replaced (new segment, checkpoint LSN), then the WAL truncated.
+//! A crash at any step leaves either the old manifest (the WAL still holds
+//! everything) or the new one (replay skips what it covers).
+//!
+//! **Invariant.** An id is live in at most one segment: an upsert of an id
+//! held by a sealed segment tombstones it there, so only the newest version
+//! is ever returned.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rayon::prelude::*;
+use roaring::RoaringTreemap;
+use serde::{Deserialize, Serialize};
+use waypoint_index::{
+    Filter as EngineFilter, Hnsw, HnswParams, HnswView, Metric, Neighbor, SearchParams,
+};
+
+use super::filter::Filter;
+use super::manifest::Manifest;
+use super::payload::{self, Payload, PayloadIndex, Term, Value};
+use super::segment::{self, Sealed};
+use super::wal::{Operation, PointWrite, Wal};
+use super::{fsio, StorageError};
+
+const CONFIG_FILE: &str = "collection.toml";
+const MANIFEST_FILE: &str = "manifest.toml";
+const WAL_FILE: &str = "wal.log";
+
+/// When acknowledged writes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WalSync {
+    /// fsync each record before acknowledging it.
+    Always,
+    /// Leave flushing to the OS.
+    Never,
+    /// fsync every `wal_sync_interval_ms` in the background.
+    Periodic,
+}
+
+/// A collection's settings, fixed at creation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Name (`[A-Za-z0-9_-]{1,64}`).
+    pub name: String,
+    /// Vector dimension.
+    pub dim: usize,
+    /// Distance metric (`l2`, `cosine`, `ip`).
+    #[serde(with = "metric_text")]
+    pub metric: Metric,
+    /// HNSW `M`.
+    pub m: usize,
+    /// HNSW `ef_construction`.
+    pub ef_construction: usize,
+    /// Nodes the appendable segment holds before it is sealed.
+    pub segment_max_points: u64,
+    /// WAL sync policy.
+    pub wal_sync: WalSync,
+    /// Interval of [`WalSync::Periodic`], in milliseconds.
+    pub wal_sync_interval_ms: u32,
+}
+
+mod metric_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use waypoint_index::Metric;
+
+    pub fn serialize<S: Serializer>(m: &Metric, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(m)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Metric, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Config {
+    fn params(&self) -> HnswParams {
+        HnswParams::default()
+            .with_m(self.m)
+            .with_ef_construction(self.ef_construction)
+    }
+
+    /// Checks the engine parameters and the segment limit.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidArgument`] naming the bad field.
+    pub fn validate(&self) -> Result<(), StorageError> {
+        let invalid = |e: waypoint_index::Error| StorageError::InvalidArgument(e.to_string());
+        Hnsw::new(self.dim, self.metric, self.params()).map_err(invalid)?;
+        if self.segment_max_points == 0 || self.segment_max_points > 1 << 30 {
+            return Err(StorageError::InvalidArgument(format!(
+                "segment_max_points must be 1..={}, got {}",
+                1u64 << 30,
+                self.segment_max_points
+            )));
+        }
+        if self.wal_sync == WalSync::Periodic && self.wal_sync_interval_ms == 0 {
+            return Err(StorageError::InvalidArgument(
+                "wal_sync_interval_ms must be at least 1 for the periodic policy".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A collection's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Live points.
+    pub points: u64,
+    /// Deleted or replaced points still held as tombstones.
+    pub deleted: u64,
+    /// Sealed segments plus the appendable one.
+    pub segments: u32,
+    /// Bytes of the collection's files.
+    pub bytes: u64,
+}
+
+/// A k-nearest-neighbour query.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The query vector.
+    pub vector: Vec<f32>,
+    /// Hits wanted.
+    pub k: usize,
+    /// Candidate list size (`None`: the index default).
+    pub ef: Option<usize>,
+    /// Brute force instead of the graph.
+    pub exact: bool,
+    /// Restrict the points searched.
+    pub filter: Option<Filter>,
+    /// Return payloads.
+    pub with_payload: bool,
+    /// Return stored vectors.
+    pub with_vectors: bool,
+}
+
+/// A stored point as read back (or a search hit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Id.
+    pub id: u64,
+    /// Distance to the query (search hits only; 0 for a plain read).
+    pub distance: f32,
+    /// Payload, if asked for.
+    pub payload: Option<Payload>,
+    /// Stored vector (unit length under cosine), if asked for.
+    pub vector: Option<Vec<f32>>,
+}
+
+/// One group of a grouped search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The group's value.
+    pub key: Value,
+    /// Its best hits, closest first.
+    pub hits: Vec<Record>,
+}
+
+/// The in-memory state, rebuilt at open from segments and the WAL.
+struct State {
+    appendable: Arc<Hnsw>,
+    sealed: Vec<Sealed>,
+    /// Payloads of the live points.
+    payloads: HashMap<u64, Payload>,
+    index: PayloadIndex,
+    /// Every live id.
+    live: RoaringTreemap,
+    manifest: Manifest,
+}
+
+/// An open collection. Every method blocks (disk and CPU): call them off
+/// the async runtime.
+pub struct Collection {
+    config: Config,
+    dir: PathBuf,
+    /// The writer lock: held across log, apply and seal of one write.
+    wal: Mutex<Wal>,
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection")
+            .field("config", &self.config)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collection {
+    /// Writes the config of a new, empty collection into the existing,
+    /// empty directory `dir`; [`Collection::open`] it afterwards.
+    ///
+    /// # Errors
+    /// [`StorageError::InvalidArgument`] for a bad config; [`StorageError::Io`].
+    pub fn create(dir: &Path, config: &Config) -> Result<(), StorageError> {
+        config.validate()?;
+        let text = toml::to_string(config).expect("a config always serialises");
+        fsio::write_atomic(&dir.join(CONFIG_FILE), text.as_bytes())
+    }
+
+    /// Opens the collection in `dir`: config, manifest, sealed segments,
+    /// then the WAL replayed after the checkpoint.
+    ///
+    /// # Errors
+    /// [`StorageError::Corrupt`] (file and offset) or an engine corruption
+    /// error for damaged files; [`StorageError::Io`].
+    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        let config_path = dir.join(CONFIG_FILE);
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|e| StorageError::io(&config_path, e))?;
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start as u64);
+            StorageError::corrupt(&config_path, offset, e.message().to_string())
+        })?;
+        config
+            .validate()
+            .map_err(|e| StorageError::corrupt(&config_path, 0, e.to_string()))?;
+        let manifest = Manifest::load(&dir.join(MANIFEST_FILE))?;
+        // Files of a seal that crashed before its manifest was written.
+        Sealed::remove_files(dir, manifest.next_segment);
+
+        let mut state = State {
+            appendable: Arc::new(new_appendable(&config)?),
+            sealed: Vec::with_capacity(manifest.segments.len()),
+            payloads: HashMap::new(),
+            index: PayloadIndex::default(),
+            live: RoaringTreemap::new(),
+            manifest,
+        };
+        for &n in &state.manifest.segments {
+            let (sealed, points) = Sealed::open(dir, n)?;
+            if sealed.view.dim() != config.dim || sealed.view.metric() != config.metric {
+                return Err(StorageError::corrupt(
+                    segment::index_path(dir, n),
+                    0,
+                    format!(
+                        "segment is {}-d {}, the collection {}-d {}",
+                        sealed.view.dim(),
+                        sealed.view.metric(),
+                        config.dim,
+                        config.metric
+                    ),
+                ));
+            }
+            for (id, payload) in points {
+                state.index.insert(id, &payload);
+                state.payloads.insert(id, payload);
+                state.live.insert(id);
+            }
+            state.sealed.push(sealed);
+        }
+        let wal_path = dir.join(WAL_FILE);
+        let recovered = Wal::open(&wal_path, state.manifest.checkpoint_lsn)?;
+        if recovered.torn_bytes > 0 {
+            tracing::warn!(
+                collection = %config.name,
+                wal = %wal_path.display(),
+                bytes = recovered.torn_bytes,
+                "dropped a torn record at the WAL's tail (never acknowledged)"
+            );
+        }
+        let replayed = recovered.records.len();
+        for (_, op) in recovered.records {
+            state.apply(op)?;
+        }
+        tracing::info!(
+            collection = %config.name,
+            points = state.live.len(),
+            sealed_segments = state.sealed.len(),
+            replayed_records = replayed,
+            "collection opened"
+        );
+        Ok(Collection {
+            config,
+            dir: dir.to_path_buf(),
+            wal: Mutex::new(recovered.wal),
+            state: RwLock::new(state),
+        })
+    }
+
+    /// The collection's settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Current size.
+    pub fn stats(&self) -> Stats {
+        let state = self.state.read();
+        let deleted = state.appendable.deleted_count() as u64
+            + state
+                .sealed
+                .iter()
+                .map(|s| s.view.deleted_count() as u64 + s.tombstones.len())
+                .sum::<u64>();
+        let bytes = std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        Stats {
+            points: state.live.len(),
+            deleted,
+            segments: state.sealed.len() as u32 + 1,
+            bytes,
+        }
+    }
+
+    /// Inserts or replaces `points` as one durable operation; returns its
+    /// LSN. An id given twice keeps its last occurrence.
+    ///
+    /// # Errors
+    /// [`StorageError::Engine`] (with the point's position and id) or
+    /// [`StorageError::InvalidArgument`] for the first bad point, before
+    /// anything is written; [`StorageError::Io`] if the WAL append fails
+    /// (nothing applied).
+    pub fn upsert(&self, points: Vec<PointWrite>) -> Result<u64, StorageError> {
+        for (i, p) in points.iter().enumerate() {
+            self.config
+                .metric
+                .prepare(&p.vector, self.config.dim)
+                .map_err(|e| StorageError::engine(format!("point {i} (id {}): ", p.id), e))?;
+            payload::validate(&p.payload).map_err(|e| {
+                StorageError::InvalidArgument(format!("point {i} (id {}): {e}", p.id))
+            })?;
+        }
+        let mut seen = HashSet::with_capacity(points.len());
+        let mut points: Vec<PointWrite> = points
+            .into_iter()
+            .rev()
+            .filter(|p| seen.insert(p.id))
+            .collect();
+        points.reverse();
+        self.write(|_| Some(Operation::Upsert(points)))
+            .map(|(lsn, _)| lsn)
+    }
+
+    /// Deletes the present ids among `ids`; returns how many were present
+    /// and the LSN (0 if nothing was present and nothing was logged).
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] if the WAL append fails.
+    pub fn delete_ids(&self, ids: &[u64]) -> Result<(u64, u64), StorageError> {
+        self.delete_where(|state| {
+            ids.iter()
+                .copied()
+                .filter(|&id| state.live.contains(id))
+                .collect()
+        })
+    }
+
+    /// Deletes every point passing `filter`.
+    ///
+    /// # Errors
+    /// As [`Collection::delete_ids`].
+    pub fn delete_filtered(&self, filter: &Filter) -> Result<(u64, u64), StorageError> {
+        self.delete_where(|state| filter.evaluate(&state.index, &state.live).iter().collect())
+    }
+
+    fn delete_where(
+        &self,
+        select: impl FnOnce(&State) -> Vec<u64>,
+    ) -> Result<(u64, u64), StorageError> {
+        let mut count = 0;
+        let (lsn, _) = self.write(|state| {
+            let mut ids = select(state);
+            ids.sort_unstable();
+            ids.dedup();
+            count = ids.len() as u64;
+            (!ids.is_empty()).then_some(Operation::Delete(ids))
+        })?;
+        Ok((count, lsn))
+    }
+
+    /// Logs the operation `make` returns (chosen under the writer lock, from
+    /// the current state), applies it, and seals if the appendable segment
+    /// is full. Returns `(lsn, logged)`; `(0, false)` if `make` returned
+    /// `None`.
+    fn write(
+        &self,
+        make: impl FnOnce(&State) -> Option<Operation>,
+    ) -> Result<(u64, bool), StorageError> {
+        let mut wal = self.wal.lock();
+        let op = {
+            let state = self.state.read();
+            make(&state)
+        };
+        let Some(op) = op else {
+            return Ok((0, false));
+        };
+        let lsn = wal.append(&op, self.config.wal_sync == WalSync::Always)?;
+        self.state.write().apply(op)?;
+        let full =
+            self.state.read().appendable.node_count() as u64 >= self.config.segment_max_points;
+        if full {
+            // The write is durable in the WAL whatever happens here; a
+            // failed seal is retried by the next write.
+            if let Err(e) = self.seal(&mut wal) {
+                tracing::error!(collection = %self.config.name, error = %e, "sealing the appendable segment failed");
+            }
+        }
+        Ok((lsn, true))
+    }
+
+    /// Seals the appendable segment (see the module docs). Holds the writer
+    /// lock, so no write is in between.
+    fn seal(&self, wal: &mut Wal) -> Result<(), StorageError> {
+        let (hnsw, number) = {
+            let state = self.state.read();
+            (Arc::clone(&state.appendable), state.manifest.next_segment)
+        };
+        let path = segment::index_path(&self.dir, number);
+        hnsw.save(&path)?;
+        {
+            let state = self.state.read();
+            let ids = hnsw.ids();
+            let empty = Payload::new();
+            let points: Vec<(u64, &Payload)> = ids
+                .iter()
+                .map(|&id| (id, state.payloads.get(&id).unwrap_or(&empty)))
+                .collect();
+            segment::write_points(&self.dir, number, &points)?;
+        }
+        let view = HnswView::open(&path)?;
+        let mut state = self.state.write();
+        for sealed in &mut state.sealed {
+            sealed.persist_tombstones(&self.dir)?;
+        }
+        let mut manifest = state.manifest.clone();
+        manifest.segments.push(number);
+        manifest.next_segment = number + 1;
+        manifest.checkpoint_lsn = wal.next_lsn() - 1;
+        manifest.store(&self.dir.join(MANIFEST_FILE))?;
+        state.manifest = manifest;
+        state.sealed.push(Sealed {
+            number,
+            view,
+            tombstones: RoaringTreemap::new(),
+            dirty: false,
+        });
+        state.appendable = Arc::new(new_appendable(&self.config)?);
+        drop(state);
+        tracing::info!(collection = %self.config.name, segment = number, points = hnsw.len(), "sealed a segment");
+        wal.truncate()
+    }
+
+    /// fsyncs the WAL.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`].
+    pub fn sync(&self) -> Result<(), StorageError> {
+        self.wal.lock().sync()
+    }
+
+    /// The present points among `ids`, in request order.
+    pub fn get(&self, ids: &[u64], with_vectors: bool, with_payload: bool) -> Vec<Record> {
+        let state = self.state.read();
+        ids.iter()
+            .filter(|&&id| state.live.contains(id))
+            .map(|&id| state.record(id, 0.0, with_vectors, with_payload))
+            .collect()
+    }
+
+    /// Live points passing `filter` (all, if `None`).
+    pub fn count(&self, filter: Option<&Filter>) -> u64 {
+        let state = self.state.read();
+        match filter {
+            Some(f) => f.evaluate(&state.index, &state.live).len(),
+            None => state.live.len(),
+        }
+    }
+
+    /// The `k` nearest live points: every segment searched (in parallel),
+    /// tombstones and the filter applied, results merged. Closest first,
+    /// ties to the smaller id.
+    ///
+    /// # Errors
+    /// [`StorageError::Engine`] for a bad query (dimension, non-finite,
+    /// zero under cosine, `k = 0`, `ef = 0`).
+    pub fn search(&self, query: &Query) -> Result<Vec<Record>, StorageError> {
+        let state = self.state.read();
+        let hits = state.knn(query, query.k)?;
+        Ok(hits
+            .into_iter()
+            .map(|n| state.record(n.id, n.distance, query.with_vectors, query.with_payload))
+            .collect())
+    }
+
+    /// Several queries, answered in order (in parallel).
+    ///
+    /// # Errors
+    /// The first failing query's error.
+    pub fn search_batch(&self, queries: &[Query]) -> Result<Vec<Vec<Record>>, StorageError> {
+        queries.par_iter().map(|q| self.search(q)).collect()
+    }
+
+    /// Up to `query.k` groups of points sharing a value of `group_by`, each
+    /// with its best `group_size` hits; groups in order of their best hit.
+    /// Points without the key (or with a float there) are skipped; a keyword
+    /// list puts a point in each of its keywords' groups.
+    ///
+    /// # Errors
+    /// As [`Collection::search`].
+    pub fn search_groups(
+        &self,
+        query: &Query,
+        group_by: &str,
+        group_size: usize,
+    ) -> Result<Vec<Group>, StorageError> {
+        let state = self.state.read();
+        let total = state.live.len() as usize;
+        let mut fetch = (query.k * group_size * 2).max(1);
+        loop {
+            let hits = state.knn(query, fetch)?;
+            let mut order: Vec<Term> = Vec::new();
+            let mut groups: HashMap<Term, Vec<Neighbor>> = HashMap::new();
+            for n in &hits {
+                let Some(value) = state.payloads.get(&n.id).and_then(|p| p.get(group_by)) else {
+                    continue;
+                };
+                for term in value.terms() {
+                    let members = groups.entry(term.clone()).or_insert_with(|| {
+                        order.push(term.clone());
+                        Vec::new()
+                    });
+                    if members.len() < group_size {
+                        members.push(*n);
+                    }
+                }
+            }
+            order.truncate(query.k);
+            let complete =
+                order.len() == query.k && order.iter().all(|t| groups[t].len() == group_size);
+            if complete || hits.len() < fetch || fetch >= total {
+                return Ok(order
+                    .into_iter()
+                    .map(|term| Group {
+                        hits: groups[&term]
+                            .iter()
+                            .map(|n| {
+                                state.record(
+                                    n.id,
+                                    n.distance,
+                                    query.with_vectors,
+                                    query.with_payload,
+                                )
+                            })
+                            .collect(),
+                        key: match term {
+                            Term::Keyword(s) => Value::Keyword(s),
+                            Term::Integer(i) => Value::Integer(i),
+                            Term::Bool(b) => Value::Bool(b),
+                        },
+                    })
+                    .collect());
+            }
+            fetch = (fetch * 4).min(total);
+        }
+    }
+}
+
+fn new_appendable(config: &Config) -> Result<Hnsw, StorageError> {
+    let capacity = config.segment_max_points.min(1 << 16) as usize;
+    Ok(Hnsw::with_capacity(
+        config.dim,
+        config.metric,
+        config.params(),
+        capacity,
+    )?)
+}
+
+impl State {
+    /// Applies a logged operation. Deterministic: the same operations in
+    /// the same order give the same state.
+    fn apply(&mut self, op: Operation) -> Result<(), StorageError> {
+        match op {
+            Operation::Upsert(points) => {
+                for p in points {
+                    self.remove(p.id)?;
+                    self.appendable
+                        .insert(p.id, &p.vector)
+                        .map_err(|e| StorageError::engine(format!("id {}: ", p.id), e))?;
+                    self.index.insert(p.id, &p.payload);
+                    self.payloads.insert(p.id, p.payload);
+                    self.live.insert(p.id);
+                }
+            }
+            Operation::Delete(ids) => {
+                for id in ids {
+                    self.remove(id)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `id` wherever it is live (no-op if it is not).
+    fn remove(&mut self, id: u64) -> Result<(), StorageError> {
+        if !self.live.remove(id) {
+            return Ok(());
+        }
+        if let Some(old) = self.payloads.remove(&id) {
+            self.index.remove(id, &old);
+        }
+        if self.appendable.contains(id) {
+            self.appendable.delete(id)?;
+        } else if let Some(sealed) = self.sealed.iter_mut().rev().find(|s| s.contains(id)) {
+            sealed.tombstones.insert(id);
+            sealed.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Top `k` over every segment.
+    fn knn(&self, query: &Query, k: usize) -> Result<Vec<Neighbor>, StorageError> {
+        let allowed = query
+            .filter
+            .as_ref()
+            .map(|f| f.evaluate(&self.index, &self.live));
+        let params = SearchParams {
+            ef: query.ef,
+            exact: query.exact,
+            filter: allowed.as_ref().map(EngineFilter::AllowList),
+        };
+        let per_segment: Vec<Vec<Neighbor>> = (0..=self.sealed.len())
+            .into_par_iter()
+            .map(|i| match i.checked_sub(1) {
+                None => self.appendable.search(&query.vector, k, &params),
+                Some(s) => {
+                    self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed.as_ref())
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let mut hits: Vec<Neighbor> = per_segment.into_iter().flatten().collect();
+        hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    fn record(&self, id: u64, distance: f32, with_vectors: bool, with_payload: bool) -> Record {
+        Record {
+            id,
+            distance,
+            payload: with_payload.then(|| self.payloads.get(&id).cloned().unwrap_or_default()),
+            vector: with_vectors.then(|| self.vector(id)).flatten(),
+        }
+    }
+
+    fn vector(&self, id: u64) -> Option<Vec<f32>> {
+        self.appendable.get_vector(id).or_else(|| {
+            self.sealed
+                .iter()
+                .rev()
+                .find(|s| s.contains(id))
+                .and_then(|s| s.view.get_vector(id).map(<[f32]>::to_vec))
+        })
+    }
+}

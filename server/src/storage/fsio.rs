@@ -1,0 +1,81 @@
+//! Small durable-file helpers: atomic replace (temp file → fsync → rename →
+//! fsync directory) and checksummed files (magic, body, CRC32C footer).
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use super::StorageError;
+
+/// Replaces `path` with `bytes` atomically: a reader (or a crash) sees the
+/// old file or the new one, never a mix.
+///
+/// # Errors
+/// [`StorageError::Io`] naming the file that failed.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| StorageError::io(dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| StorageError::io(tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| StorageError::io(path, e.error))?;
+    sync_dir(dir)
+}
+
+/// fsyncs a directory, so that renames and new files in it are durable.
+///
+/// # Errors
+/// [`StorageError::Io`] naming the directory.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StorageError::io(dir, e))
+}
+
+/// Writes `body` framed as `magic ‖ body ‖ CRC32C(body)` atomically.
+///
+/// # Errors
+/// As [`write_atomic`].
+pub(crate) fn write_checked(path: &Path, magic: &[u8; 8], body: &[u8]) -> Result<(), StorageError> {
+    let mut bytes = Vec::with_capacity(body.len() + 12);
+    bytes.extend_from_slice(magic);
+    bytes.extend_from_slice(body);
+    bytes.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
+    write_atomic(path, &bytes)
+}
+
+/// Reads a file written by [`write_checked`] and returns its body.
+///
+/// # Errors
+/// [`StorageError::Io`] if it cannot be read; [`StorageError::Corrupt`] for a
+/// wrong magic, a short file or a checksum mismatch.
+pub(crate) fn read_checked(path: &Path, magic: &[u8; 8]) -> Result<Vec<u8>, StorageError> {
+    let mut bytes = fs::read(path).map_err(|e| StorageError::io(path, e))?;
+    if bytes.len() < 12 {
+        return Err(StorageError::corrupt(
+            path,
+            0,
+            format!("{} bytes, shorter than magic and checksum", bytes.len()),
+        ));
+    }
+    if &bytes[..8] != magic {
+        return Err(StorageError::corrupt(
+            path,
+            0,
+            "wrong magic: not a file of this kind",
+        ));
+    }
+    let footer = bytes.len() - 4;
+    let stored = u32::from_le_bytes(bytes[footer..].try_into().expect("4 bytes"));
+    if crc32c::crc32c(&bytes[8..footer]) != stored {
+        return Err(StorageError::corrupt(
+            path,
+            footer as u64,
+            "checksum mismatch: the file is damaged",
+        ));
+    }
+    bytes.truncate(footer);
+    bytes.drain(..8);
+    Ok(bytes)
+}

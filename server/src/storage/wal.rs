@@ -1,0 +1,366 @@
+//! The write-ahead log of one collection.
+//!
+//! Every write is appended here, and made durable per the sync policy,
+//! before it is applied and acknowledged. A record is
+//!
+//! ```text
+//! u32 len    little-endian: bytes of lsn + operation
+//! u32 crc    CRC32C of lsn + operation
+//! u64 lsn    log sequence number, strictly increasing
+//! [u8] op    the Operation, postcard-encoded
+//! ```
+//!
+//! On open every record is checked. A damaged record that reaches the end
+//! of the file is a *torn tail*: a write the crash interrupted, never
+//! acknowledged; it is cut off. A damaged record followed by more bytes is
+//! corruption of acknowledged data: opening fails with an error naming the
+//! file and the record's offset, and nothing is repaired silently.
+//!
+//! After a checkpoint (every operation is in sealed segments named by the
+//! manifest) the log is truncated; records at or below the checkpoint LSN
+//! that survive a crash before truncation are skipped on replay.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::payload::Payload;
+use super::StorageError;
+
+/// Bytes before a record's body: length and checksum.
+const HEADER: usize = 8;
+
+/// Largest accepted record body (1 GiB); a longer length field is damage.
+const MAX_BODY: usize = 1 << 30;
+
+/// One point as written to the log: the vector as the client sent it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointWrite {
+    /// External id.
+    pub id: u64,
+    /// The vector, unnormalised.
+    pub vector: Vec<f32>,
+    /// The payload.
+    pub payload: Payload,
+}
+
+/// A logged write, applied all or nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Operation {
+    /// Insert or replace these points (already validated).
+    Upsert(Vec<PointWrite>),
+    /// Delete these ids (those present when it was logged).
+    Delete(Vec<u64>),
+}
+
+/// The open log, positioned at its end.
+#[derive(Debug)]
+pub struct Wal {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    next_lsn: u64,
+}
+
+/// What [`Wal::open`] found.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The open log.
+    pub wal: Wal,
+    /// Records after the checkpoint, in LSN order.
+    pub records: Vec<(u64, Operation)>,
+    /// Bytes of a torn tail that were cut off (0 if none).
+    pub torn_bytes: u64,
+}
+
+impl Wal {
+    /// Opens (or creates) the log at `path`, checks every record and returns
+    /// those with an LSN above `checkpoint_lsn`. A torn tail is truncated
+    /// away (and the truncation fsynced).
+    ///
+    /// # Errors
+    /// [`StorageError::Corrupt`] naming the file and offset of a damaged
+    /// record that is not the tail, or of a record that does not decode;
+    /// [`StorageError::Io`].
+    pub fn open(path: &Path, checkpoint_lsn: u64) -> Result<Recovered, StorageError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| StorageError::io(path, e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| StorageError::io(path, e))?;
+        let (records, good_len, last_lsn) = scan(path, &bytes, checkpoint_lsn)?;
+        let torn_bytes = bytes.len() as u64 - good_len;
+        if torn_bytes > 0 {
+            file.set_len(good_len)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| StorageError::io(path, e))?;
+        }
+        Ok(Recovered {
+            wal: Wal {
+                path: path.to_path_buf(),
+                file,
+                len: good_len,
+                next_lsn: last_lsn.max(checkpoint_lsn) + 1,
+            },
+            records,
+            torn_bytes,
+        })
+    }
+
+    /// The LSN the next append will get.
+    pub fn next_lsn(&self) -> u64 {
+        self.next_lsn
+    }
+
+    /// Bytes in the log.
+    #[cfg(test)]
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Appends `op` as one record and returns its LSN; with `sync` the
+    /// record is fsynced before returning. A failed append is rolled back
+    /// (the file is cut back to its previous length).
+    ///
+    /// # Errors
+    /// [`StorageError::Io`]; the log is then as before the call.
+    pub fn append(&mut self, op: &Operation, sync: bool) -> Result<u64, StorageError> {
+        let lsn = self.next_lsn;
+        let record = encode(lsn, op);
+        let written = self.file.write_all(&record).and_then(|()| {
+            if sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
+            // Best effort: a partial record left behind is a torn tail anyway.
+            let _ = self.file.set_len(self.len);
+            return Err(StorageError::io(&self.path, e));
+        }
+        self.len += record.len() as u64;
+        self.next_lsn += 1;
+        Ok(lsn)
+    }
+
+    /// fsyncs everything appended so far.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`].
+    pub fn sync(&self) -> Result<(), StorageError> {
+        self.file
+            .sync_data()
+            .map_err(|e| StorageError::io(&self.path, e))
+    }
+
+    /// Empties the log after a checkpoint covering every record in it.
+    /// LSNs continue where they were.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`].
+    pub fn truncate(&mut self) -> Result<(), StorageError> {
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.sync_all())
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.len = 0;
+        Ok(())
+    }
+}
+
+/// The bytes of one record.
+fn encode(lsn: u64, op: &Operation) -> Vec<u8> {
+    let op = postcard::to_stdvec(op).expect("operations always encode");
+    let body_len = 8 + op.len();
+    let mut record = Vec::with_capacity(HEADER + body_len);
+    record.extend_from_slice(&(body_len as u32).to_le_bytes());
+    record.extend_from_slice(&[0; 4]);
+    record.extend_from_slice(&lsn.to_le_bytes());
+    record.extend_from_slice(&op);
+    let crc = crc32c::crc32c(&record[HEADER..]);
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
+    record
+}
+
+/// What [`scan`] found: the records above the checkpoint, the length of
+/// the valid prefix, and the last LSN seen (0 if none).
+type Scanned = (Vec<(u64, Operation)>, u64, u64);
+
+/// Checks every record of `bytes` (see [`Scanned`]).
+fn scan(path: &Path, bytes: &[u8], checkpoint: u64) -> Result<Scanned, StorageError> {
+    let mut records = Vec::new();
+    let mut offset = 0usize;
+    let mut last_lsn = 0u64;
+    while offset < bytes.len() {
+        let rest = &bytes[offset..];
+        if rest.len() < HEADER + 8 {
+            // Too short for any record: only a torn tail ends like this.
+            break;
+        }
+        let body_len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        if !(8..=MAX_BODY).contains(&body_len) {
+            // A crash can leave zeroed space at the end of a file; any other
+            // impossible length is damage, and nothing after it can be framed.
+            if rest.iter().all(|&b| b == 0) {
+                break;
+            }
+            return Err(StorageError::corrupt(
+                path,
+                offset as u64,
+                format!("record length {body_len} is outside 8..={MAX_BODY}"),
+            ));
+        }
+        let end = offset + HEADER + body_len;
+        if end > bytes.len() {
+            // The record claims more bytes than the file holds: torn.
+            break;
+        }
+        let stored = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+        let body = &rest[HEADER..HEADER + body_len];
+        if crc32c::crc32c(body) != stored {
+            if end == bytes.len() {
+                // The last record, partly written when the crash came.
+                break;
+            }
+            return Err(StorageError::corrupt(
+                path,
+                offset as u64,
+                "checksum mismatch in a record followed by others",
+            ));
+        }
+        let lsn = u64::from_le_bytes(body[..8].try_into().expect("8 bytes"));
+        if lsn <= last_lsn {
+            return Err(StorageError::corrupt(
+                path,
+                offset as u64,
+                format!("LSN {lsn} does not follow LSN {last_lsn}"),
+            ));
+        }
+        let op: Operation = postcard::from_bytes(&body[8..]).map_err(|e| {
+            StorageError::corrupt(
+                path,
+                offset as u64,
+                format!("operation does not decode: {e}"),
+            )
+        })?;
+        last_lsn = lsn;
+        if lsn > checkpoint {
+            records.push((lsn, op));
+        }
+        offset = end;
+    }
+    Ok((records, offset as u64, last_lsn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upsert(id: u64) -> Operation {
+        Operation::Upsert(vec![PointWrite {
+            id,
+            vector: vec![id as f32, 1.0],
+            payload: Payload::new(),
+        }])
+    }
+
+    fn write_three(path: &Path) -> Vec<u64> {
+        let mut wal = Wal::open(path, 0).unwrap().wal;
+        let mut ends = Vec::new();
+        for id in 1..=3 {
+            wal.append(&upsert(id), true).unwrap();
+            ends.push(wal.len());
+        }
+        ends
+    }
+
+    #[test]
+    fn records_replay_in_order_above_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        write_three(&path);
+        let all = Wal::open(&path, 0).unwrap();
+        assert_eq!(
+            all.records.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(all.records[1].1, upsert(2));
+        assert_eq!(all.wal.next_lsn(), 4);
+        drop(all);
+        let after = Wal::open(&path, 2).unwrap();
+        assert_eq!(after.records.len(), 1);
+        assert_eq!(after.records[0].0, 3);
+    }
+
+    #[test]
+    fn every_torn_tail_is_cut_and_earlier_records_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let ends = write_three(&path);
+        let full = std::fs::read(&path).unwrap();
+        // Cut the last record at every possible byte.
+        for cut in ends[1] + 1..ends[2] {
+            std::fs::write(&path, &full[..cut as usize]).unwrap();
+            let r = Wal::open(&path, 0).unwrap();
+            assert_eq!(r.records.len(), 2, "cut at {cut}");
+            assert_eq!(r.torn_bytes, cut - ends[1]);
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[1]);
+            drop(r);
+        }
+        // A last record whose bytes never reached the disk (zeros).
+        let mut zeroed = full.clone();
+        zeroed[ends[1] as usize..].fill(0);
+        std::fs::write(&path, &zeroed).unwrap();
+        assert_eq!(Wal::open(&path, 0).unwrap().records.len(), 2);
+        // A damaged last record (checksum mismatch).
+        let mut flipped = full.clone();
+        *flipped.last_mut().unwrap() ^= 0xff;
+        std::fs::write(&path, &flipped).unwrap();
+        let mut r = Wal::open(&path, 0).unwrap();
+        assert_eq!(r.records.len(), 2);
+        // The log goes on from there with the next LSN.
+        assert_eq!(r.wal.append(&upsert(9), true).unwrap(), 3);
+        drop(r);
+        assert_eq!(Wal::open(&path, 0).unwrap().records.len(), 3);
+    }
+
+    #[test]
+    fn damage_before_the_tail_names_file_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let ends = write_three(&path);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[ends[0] as usize + 12] ^= 0x01; // inside record 2's body
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Wal::open(&path, 0).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err, StorageError::Corrupt { offset, .. } if offset == ends[0]),
+            "{msg}"
+        );
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains(&format!("at byte {}", ends[0])), "{msg}");
+        // The file is left as it was for inspection.
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn truncate_keeps_lsns_increasing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let mut wal = Wal::open(&path, 0).unwrap().wal;
+        wal.append(&Operation::Delete(vec![1]), false).unwrap();
+        wal.truncate().unwrap();
+        assert_eq!(wal.append(&Operation::Delete(vec![2]), true).unwrap(), 2);
+        drop(wal);
+        let r = Wal::open(&path, 1).unwrap();
+        assert_eq!(r.records, vec![(2, Operation::Delete(vec![2]))]);
+    }
+}
