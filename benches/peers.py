@@ -108,7 +108,8 @@ class Usearch:
         self.index.expansion_search = ef
 
     def search(self, queries, k, threads):
-        return self.index.search(queries, k, threads=threads).keys
+        # One query comes back as a 1-D array of keys; keep rows uniform.
+        return np.atleast_2d(self.index.search(queries, k, threads=threads).keys)
 
     def size_bytes(self, path):
         self.index.save(path)
@@ -127,7 +128,7 @@ def main():
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--libs", default="hnswlib,faiss,usearch")
+    ap.add_argument("--libs", default=os.environ.get("LIBS", "hnswlib,faiss,usearch"))
     ap.add_argument("--dataset", default=None)
     ap.add_argument("--csv", required=True)
     args = ap.parse_args()

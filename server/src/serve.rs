@@ -89,10 +89,7 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         .add_service(reflection)
         .add_service(collections)
         .add_service(points)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown_signal(),
-        )
+        .serve_with_incoming_shutdown(incoming(listener), shutdown_signal())
         .await
         .map_err(|source| ServeError::Transport { addr, source })?;
     tracing::info!("in-flight requests finished; syncing WALs");
@@ -118,4 +115,17 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     tracing::info!("shutdown signal received");
+}
+
+/// Accepted connections with Nagle's algorithm off: a small response must
+/// not wait for the client's delayed ACK (it cost up to 40 ms per request).
+fn incoming(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|stream| {
+        let stream = stream?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    })
 }

@@ -135,6 +135,12 @@ pub enum CliError {
     /// The server could not start or failed while serving.
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
+    /// The expert router refused or failed (`route-eval`).
+    #[error(transparent)]
+    Router(#[from] waypoint_client::router::RouterError),
+    /// A routing-set file that cannot be read (`route-eval`).
+    #[error("{}: {reason}", path.display())]
+    RoutingSet { path: PathBuf, reason: String },
     /// The server at `url` cannot be reached.
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },

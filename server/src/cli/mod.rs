@@ -10,6 +10,7 @@ mod inspect;
 mod load;
 mod quickstart;
 mod report;
+mod route_eval;
 mod search;
 mod serve;
 
@@ -43,6 +44,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Stream a vector file into a running server.
     Import(import::ImportArgs),
+    /// Route the shared routing set with the expert router: accuracy and latency.
+    RouteEval(route_eval::RouteEvalArgs),
     /// Build and search the bundled real sample (wordnet-10k).
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -61,6 +64,7 @@ impl Cli {
             Command::Quickstart(args) => quickstart::run(args, out),
             Command::Serve(args) => serve::run(args, out),
             Command::Import(args) => import::run(args, out),
+            Command::RouteEval(args) => route_eval::run(args, out),
         }
     }
 }

@@ -46,8 +46,10 @@ pub(crate) fn run(args: ServeArgs, _out: &mut impl Write) -> Result<(), CliError
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| CliError::Config(format!("log filter {:?}: {e}", config.log)))?;
+    // Colour only on a terminal: log files and collectors get plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;

@@ -1,0 +1,92 @@
+//! Exact scores in f64 — the definitions every backend is measured
+//! against — and the ranking and softmax weights of a routed list.
+//!
+//! - max over keys: `score = max_j ⟨q, k_j⟩` over the expert's unit keys;
+//! - mean of keys: `score = ⟨q, c⟩ / |c|` with `c` the arithmetic mean of
+//!   the unit keys (not re-normalised before the mean).
+//!
+//! `q` is the unit query. Both are cosine similarities in [-1, 1].
+
+use super::RoutedExpert;
+
+/// `⟨a, b⟩` in f64.
+pub(crate) fn dot(a: &[f32], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * y).sum()
+}
+
+/// Max-over-keys score of unit `query` against row-major unit `keys`.
+pub(crate) fn max_over_keys(query: &[f64], keys: &[f32]) -> f64 {
+    keys.chunks_exact(query.len())
+        .map(|key| dot(key, query))
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// The mean of row-major unit `keys` in f64, and its norm.
+pub(crate) fn mean_of_keys(keys: &[f32], dim: usize) -> (Vec<f64>, f64) {
+    let rows = keys.len() / dim;
+    let mut mean = vec![0.0f64; dim];
+    for key in keys.chunks_exact(dim) {
+        for (m, &v) in mean.iter_mut().zip(key) {
+            *m += f64::from(v);
+        }
+    }
+    for m in &mut mean {
+        *m /= rows as f64;
+    }
+    let norm = mean.iter().map(|m| m * m).sum::<f64>().sqrt();
+    (mean, norm)
+}
+
+/// Mean-of-keys score: `⟨query, mean⟩ / norm`.
+pub(crate) fn mean_score(query: &[f64], mean: &[f64], norm: f64) -> f64 {
+    query.iter().zip(mean).map(|(q, m)| q * m).sum::<f64>() / norm
+}
+
+/// Best first: descending score, equal scores → smaller expert id.
+pub(crate) fn rank<T>(items: &mut [T], key: impl Fn(&T) -> (f64, u64)) {
+    items.sort_by(|a, b| {
+        let (sa, ia) = key(a);
+        let (sb, ib) = key(b);
+        sb.total_cmp(&sa).then(ia.cmp(&ib))
+    });
+}
+
+/// Sets each expert's `weight` to the softmax of `score / temperature`
+/// over the list (weights in [0, 1], summing to 1). Subtracts the maximum
+/// first so that small temperatures do not overflow.
+pub(crate) fn set_softmax_weights(routed: &mut [RoutedExpert], temperature: f64) {
+    let max = routed
+        .iter()
+        .map(|r| r.score)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut total = 0.0;
+    for r in routed.iter_mut() {
+        r.weight = ((r.score - max) / temperature).exp();
+        total += r.weight;
+    }
+    for r in routed.iter_mut() {
+        r.weight /= total;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_score_is_cosine_to_the_unnormalised_mean() {
+        // keys e1 and e2: mean (0.5, 0.5), |c| = √0.5; query e1 → 0.5/√0.5 = √0.5.
+        let keys = [1.0f32, 0.0, 0.0, 1.0];
+        let (mean, norm) = mean_of_keys(&keys, 2);
+        let score = mean_score(&[1.0, 0.0], &mean, norm);
+        assert!((score - 0.5f64.sqrt()).abs() < 1e-15);
+        assert_eq!(max_over_keys(&[1.0, 0.0], &keys), 1.0);
+    }
+
+    #[test]
+    fn rank_breaks_ties_by_smaller_id() {
+        let mut items = vec![(0.5, 7u64), (0.9, 9), (0.5, 3)];
+        rank(&mut items, |&(s, id)| (s, id));
+        assert_eq!(items, vec![(0.9, 9), (0.5, 3), (0.5, 7)]);
+    }
+}

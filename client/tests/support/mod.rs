@@ -1,0 +1,2 @@
+//! Helpers shared by the client's integration tests.
+pub mod routing;
