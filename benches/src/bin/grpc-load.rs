@@ -71,8 +71,12 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
-    let result = runtime.map_err(|e| e.to_string()).and_then(|rt| rt.block_on(run(args)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
+    let result = runtime
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(run(args)));
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -95,7 +99,10 @@ fn is_loopback(url: &str) -> bool {
 
 async fn run(args: Args) -> Result<(), String> {
     if !is_loopback(&args.url) {
-        return Err(format!("{} is not a loopback address; grpc-load only targets this machine", args.url));
+        return Err(format!(
+            "{} is not a loopback address; grpc-load only targets this machine",
+            args.url
+        ));
     }
     if args.clients == 0 || args.batch == 0 {
         return Err("--clients and --batch must be at least 1".into());
@@ -134,7 +141,10 @@ async fn run(args: Args) -> Result<(), String> {
                             ef: args.ef,
                             ..Default::default()
                         };
-                        client.search(request).await.map_err(|s| s.message().to_string())?;
+                        client
+                            .search(request)
+                            .await
+                            .map_err(|s| s.message().to_string())?;
                     }
                     Workload::Upsert => {
                         let points = (0..args.batch)
@@ -151,7 +161,10 @@ async fn run(args: Args) -> Result<(), String> {
                             collection: args.collection.clone(),
                             points,
                         };
-                        client.upsert(request).await.map_err(|s| s.message().to_string())?;
+                        client
+                            .upsert(request)
+                            .await
+                            .map_err(|s| s.message().to_string())?;
                     }
                 }
                 latencies.push(t.elapsed());
