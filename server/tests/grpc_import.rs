@@ -1,0 +1,83 @@
+//! `waypoint import` streams a vector file into a running server: every row
+//! arrives as point `row` with its vector, and bad targets fail with one
+//! clear line.
+
+mod grpc_support;
+
+use std::process::Command;
+
+use grpc_support::Server;
+use waypoint_datasets::{synthetic::uniform, write};
+use waypoint_proto::v1 as pb;
+
+fn import(server_url: &str, file: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .arg("import")
+        .arg(file)
+        .args(["--url", server_url, "--collection", "imported"])
+        .args(extra)
+        .output()
+        .expect("run waypoint import")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_streams_every_row_as_its_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("points.fvecs");
+    let rows = uniform(2_000, 16, 5);
+    write(&file, &rows).unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let out = import(&server.url, &file, &["--create", "--metric", "l2", "--batch", "300"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2000 points into imported"));
+
+    let (_, mut points) = server.clients().await;
+    let count = points
+        .count(pb::CountRequest {
+            collection: "imported".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(count.count, 2_000);
+    // Row r is point r: an exact search with the row finds it at distance 0.
+    for r in (0..2_000).step_by(97) {
+        let hits = points
+            .search(pb::SearchRequest {
+                collection: "imported".into(),
+                vector: rows.row(r).to_vec(),
+                k: 1,
+                exact: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .hits;
+        assert_eq!((hits[0].id, hits[0].distance), (r as u64, 0.0));
+    }
+    // Without --create, an unknown collection is named in one line.
+    let out = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .arg("import")
+        .arg(&file)
+        .args(["--url", &server.url, "--collection", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope") && err.lines().count() == 1, "{err}");
+    assert!(server.stop());
+}
+
+#[test]
+fn import_to_a_server_that_is_not_there_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("points.fvecs");
+    write(&file, &uniform(10, 4, 1)).unwrap();
+    // Port 9 (discard) on loopback: nothing of ours listens there.
+    let out = import("http://127.0.0.1:9", &file, &["--create", "--metric", "l2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: cannot connect to http://127.0.0.1:9"), "{err}");
+}
