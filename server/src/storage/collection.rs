@@ -411,7 +411,8 @@ impl Collection {
             return Ok((0, false));
         };
         let lsn = wal.append(&op, self.config.wal_sync == WalSync::Always)?;
-        self.state.write().apply(op)?;
+        self.state.read().link_vectors(&op)?;
+        self.state.write().bookkeep(op);
         let full =
             self.state.read().appendable.node_count() as u64 >= self.config.segment_max_points;
         if full {
@@ -592,16 +593,40 @@ fn new_appendable(config: &Config) -> Result<Hnsw, StorageError> {
 }
 
 impl State {
-    /// Applies a logged operation. Deterministic: the same operations in
-    /// the same order give the same state.
+    /// Applies a logged operation: [`State::link_vectors`], then
+    /// [`State::bookkeep`]. Deterministic: the same operations in the same
+    /// order give the same state.
     fn apply(&mut self, op: Operation) -> Result<(), StorageError> {
+        self.link_vectors(&op)?;
+        self.bookkeep(op);
+        Ok(())
+    }
+
+    /// Inserts an upsert's vectors into the appendable graph, in log order.
+    /// Needs only shared access (the graph takes concurrent inserts and the
+    /// WAL lock keeps a single writer), so searches go on meanwhile; a
+    /// replaced id may briefly be found in two segments, which the merge in
+    /// [`State::knn`] resolves to the newest.
+    fn link_vectors(&self, op: &Operation) -> Result<(), StorageError> {
+        if let Operation::Upsert(points) = op {
+            for p in points {
+                self.appendable
+                    .insert(p.id, &p.vector)
+                    .map_err(|e| StorageError::engine(format!("id {}: ", p.id), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records an operation's payloads, liveness and tombstones (the quick
+    /// part, under the write lock), after [`State::link_vectors`].
+    fn bookkeep(&mut self, op: Operation) {
         match op {
             Operation::Upsert(points) => {
                 for p in points {
-                    self.remove(p.id)?;
-                    self.appendable
-                        .insert(p.id, &p.vector)
-                        .map_err(|e| StorageError::engine(format!("id {}: ", p.id), e))?;
+                    // The appendable graph already replaced its own older
+                    // version; an older one in a sealed segment is buried.
+                    self.forget(p.id);
                     self.index.insert(p.id, &p.payload);
                     self.payloads.insert(p.id, p.payload);
                     self.live.insert(p.id);
@@ -609,28 +634,29 @@ impl State {
             }
             Operation::Delete(ids) => {
                 for id in ids {
-                    self.remove(id)?;
+                    if self.live.contains(id) && self.appendable.contains(id) {
+                        // Present: deleting a live id cannot fail.
+                        let _ = self.appendable.delete(id);
+                    }
+                    self.forget(id);
                 }
             }
         }
-        Ok(())
     }
 
-    /// Removes `id` wherever it is live (no-op if it is not).
-    fn remove(&mut self, id: u64) -> Result<(), StorageError> {
+    /// Drops `id`'s payload and liveness, and tombstones it in the sealed
+    /// segment that holds it (no-op for an id that is not live).
+    fn forget(&mut self, id: u64) {
         if !self.live.remove(id) {
-            return Ok(());
+            return;
         }
         if let Some(old) = self.payloads.remove(&id) {
             self.index.remove(id, &old);
         }
-        if self.appendable.contains(id) {
-            self.appendable.delete(id)?;
-        } else if let Some(sealed) = self.sealed.iter_mut().rev().find(|s| s.contains(id)) {
+        if let Some(sealed) = self.sealed.iter_mut().rev().find(|s| s.contains(id)) {
             sealed.tombstones.insert(id);
             sealed.dirty = true;
         }
-        Ok(())
     }
 
     /// Top `k` over every segment.
@@ -653,7 +679,16 @@ impl State {
                 }
             })
             .collect::<Result<_, _>>()?;
-        let mut hits: Vec<Neighbor> = per_segment.into_iter().flatten().collect();
+        // Newest segment first (the appendable one, then sealed from the
+        // latest): an id found twice keeps only its newest version.
+        let mut seen = HashSet::new();
+        let mut newest_first = per_segment;
+        newest_first[1..].reverse();
+        let mut hits: Vec<Neighbor> = newest_first
+            .into_iter()
+            .flatten()
+            .filter(|hit| seen.insert(hit.id))
+            .collect();
         hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
         hits.truncate(k);
         Ok(hits)
