@@ -124,8 +124,12 @@ impl FlatIndex {
     }
 
     /// The exact `k` nearest points to `query`, closest first (ties: smaller
-    /// id first). `params.ef` and `params.exact` are ignored; `params.filter`
-    /// restricts the results. Returns `min(k, matching points)` hits.
+    /// id first). Which of several points tied at the `k`-th distance make
+    /// the cut goes by storage position: the earlier added, so the smaller
+    /// id when ids are added in increasing order and never deleted (as
+    /// ground truth does). `params.ef` and `params.exact` are ignored;
+    /// `params.filter` restricts the results. Returns
+    /// `min(k, matching points)` hits.
     ///
     /// # Errors
     /// [`Error::ZeroK`] if `k == 0`; the vector errors of [`Metric::prepare`]
