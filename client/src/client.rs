@@ -65,7 +65,10 @@ impl RetryPolicy {
 
     /// The wait after failed attempt `attempt` (from 1).
     fn backoff(&self, attempt: u32) -> Duration {
-        let factor = self.multiplier.max(1.0).powi(attempt.saturating_sub(1) as i32);
+        let factor = self
+            .multiplier
+            .max(1.0)
+            .powi(attempt.saturating_sub(1) as i32);
         self.initial_backoff
             .mul_f64(factor.min(1e6))
             .min(self.max_backoff)
@@ -307,7 +310,10 @@ impl Client {
     ///
     /// # Errors
     /// `AlreadyExists` if the name is taken; `InvalidArgument` for a bad name or parameter.
-    pub async fn create_collection(&self, request: pb::CreateCollectionRequest) -> Result<pb::CreateCollectionResponse, ClientError> {
+    pub async fn create_collection(
+        &self,
+        request: pb::CreateCollectionRequest,
+    ) -> Result<pb::CreateCollectionResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.collections.clone();
             async move { rpc.create(r).await }
@@ -319,7 +325,10 @@ impl Client {
     ///
     /// # Errors
     /// `NotFound` if it does not exist; `DataLoss` if it failed to open.
-    pub async fn get_collection(&self, request: pb::GetCollectionRequest) -> Result<pb::GetCollectionResponse, ClientError> {
+    pub async fn get_collection(
+        &self,
+        request: pb::GetCollectionRequest,
+    ) -> Result<pb::GetCollectionResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.collections.clone();
             async move { rpc.get(r).await }
@@ -343,7 +352,10 @@ impl Client {
     ///
     /// # Errors
     /// `NotFound` if it does not exist.
-    pub async fn delete_collection(&self, request: pb::DeleteCollectionRequest) -> Result<pb::DeleteCollectionResponse, ClientError> {
+    pub async fn delete_collection(
+        &self,
+        request: pb::DeleteCollectionRequest,
+    ) -> Result<pb::DeleteCollectionResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.collections.clone();
             async move { rpc.delete(r).await }
@@ -355,7 +367,10 @@ impl Client {
     ///
     /// # Errors
     /// `NotFound` for an unknown collection; `InvalidArgument` naming the bad point.
-    pub async fn upsert(&self, request: pb::UpsertRequest) -> Result<pb::UpsertResponse, ClientError> {
+    pub async fn upsert(
+        &self,
+        request: pb::UpsertRequest,
+    ) -> Result<pb::UpsertResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.points.clone();
             async move { rpc.upsert(r).await }
@@ -379,11 +394,8 @@ impl Client {
             let mut rpc = self.points.clone();
             async move {
                 let (metadata, extensions, batches) = r.into_parts();
-                let stream = tonic::Request::from_parts(
-                    metadata,
-                    extensions,
-                    tokio_stream::iter(batches),
-                );
+                let stream =
+                    tonic::Request::from_parts(metadata, extensions, tokio_stream::iter(batches));
                 rpc.upsert_stream(stream).await
             }
         })
@@ -394,7 +406,10 @@ impl Client {
     ///
     /// # Errors
     /// `NotFound` for an unknown collection; `InvalidArgument` for a malformed selector.
-    pub async fn delete_points(&self, request: pb::DeletePointsRequest) -> Result<pb::DeletePointsResponse, ClientError> {
+    pub async fn delete_points(
+        &self,
+        request: pb::DeletePointsRequest,
+    ) -> Result<pb::DeletePointsResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.points.clone();
             async move { rpc.delete(r).await }
@@ -406,7 +421,10 @@ impl Client {
     ///
     /// # Errors
     /// `NotFound` for an unknown collection.
-    pub async fn get_points(&self, request: pb::GetPointsRequest) -> Result<pb::GetPointsResponse, ClientError> {
+    pub async fn get_points(
+        &self,
+        request: pb::GetPointsRequest,
+    ) -> Result<pb::GetPointsResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.points.clone();
             async move { rpc.get(r).await }
@@ -430,7 +448,10 @@ impl Client {
     ///
     /// # Errors
     /// `NotFound` for an unknown collection; `InvalidArgument` for a bad vector, `k` or filter.
-    pub async fn search(&self, request: pb::SearchRequest) -> Result<pb::SearchResponse, ClientError> {
+    pub async fn search(
+        &self,
+        request: pb::SearchRequest,
+    ) -> Result<pb::SearchResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.points.clone();
             async move { rpc.search(r).await }
@@ -442,7 +463,10 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::search`], for the first bad search.
-    pub async fn search_batch(&self, request: pb::SearchBatchRequest) -> Result<pb::SearchBatchResponse, ClientError> {
+    pub async fn search_batch(
+        &self,
+        request: pb::SearchBatchRequest,
+    ) -> Result<pb::SearchBatchResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.points.clone();
             async move { rpc.search_batch(r).await }
@@ -454,7 +478,10 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::search`]; `InvalidArgument` when `k · group_size` exceeds the server's max k.
-    pub async fn search_groups(&self, request: pb::SearchGroupsRequest) -> Result<pb::SearchGroupsResponse, ClientError> {
+    pub async fn search_groups(
+        &self,
+        request: pb::SearchGroupsRequest,
+    ) -> Result<pb::SearchGroupsResponse, ClientError> {
         self.call(request, |r| {
             let mut rpc = self.points.clone();
             async move { rpc.search_groups(r).await }

@@ -33,7 +33,7 @@
 //! let query = Embedding::new(model, &[0.8, 0.6, 0.0]);
 //! let routed = library.route(query, &RouteOptions::default().with_top_k(2)).await?;
 //! assert_eq!(routed[0].expert.name, "qa");
-//! assert!((routed[0].score - 0.8).abs() < 1e-9);
+//! assert!((routed[0].score - 0.8).abs() < 1e-6);
 //!
 //! // Per-layer: GLIDER's softmax(local + s · global), top-2, renormalised.
 //! let bias = library

@@ -25,13 +25,32 @@ async fn unavailable_is_retried_with_exponential_backoff_then_reported() {
     let start = Instant::now();
     let err = client.list_collections().await.unwrap_err();
     // Two waits: 100 ms then 200 ms.
-    assert!(start.elapsed() >= Duration::from_millis(300), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(err.code(), Code::Unavailable);
-    assert!(matches!(err, ClientError::Status { code: Code::Unavailable, .. }));
+    assert!(matches!(
+        err,
+        ClientError::Status {
+            code: Code::Unavailable,
+            ..
+        }
+    ));
 
-    let once = Client::builder(&url).retry(RetryPolicy::none()).connect_lazy().unwrap();
+    let once = Client::builder(&url)
+        .retry(RetryPolicy::none())
+        .connect_lazy()
+        .unwrap();
     let start = Instant::now();
-    assert_eq!(once.count(pb::CountRequest::default()).await.unwrap_err().code(), Code::Unavailable);
+    assert_eq!(
+        once.count(pb::CountRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unavailable
+    );
     assert!(start.elapsed() < Duration::from_millis(300));
 }
 
@@ -48,9 +67,14 @@ async fn a_closed_port_fails_to_connect_eagerly() {
 async fn bad_endpoints_and_keys_are_refused() {
     for url in ["127.0.0.1:6334", "ftp://host:1", "http://"] {
         let err = Client::builder(url).connect_lazy().unwrap_err();
-        assert!(matches!(err, ClientError::InvalidEndpoint { .. }), "{url}: {err}");
+        assert!(
+            matches!(err, ClientError::InvalidEndpoint { .. }),
+            "{url}: {err}"
+        );
         assert_eq!(err.code(), Code::InvalidArgument);
     }
-    let err = Client::builder("http://127.0.0.1:1").api_key("bad\nkey").connect_lazy();
+    let err = Client::builder("http://127.0.0.1:1")
+        .api_key("bad\nkey")
+        .connect_lazy();
     assert!(matches!(err, Err(ClientError::InvalidApiKey)));
 }

@@ -6,16 +6,21 @@
 mod support;
 
 use support::routing::{self, RoutingSet};
-use waypoint_client::router::{Aggregation, ExpertFilter, ExpertLibrary, LibrarySpec, RouteOptions};
+use waypoint_client::router::{
+    Aggregation, ExpertFilter, ExpertLibrary, LibrarySpec, RouteOptions,
+};
 
 async fn library(set: &RoutingSet) -> ExpertLibrary {
-    let mut library =
-        ExpertLibrary::in_memory(LibrarySpec::new(routing::MODEL, set.dim)).unwrap();
+    let mut library = ExpertLibrary::in_memory(LibrarySpec::new(routing::MODEL, set.dim)).unwrap();
     set.register(&mut library).await;
     library
 }
 
-async fn route_all(library: &ExpertLibrary, set: &RoutingSet, options: &RouteOptions) -> Vec<Vec<u64>> {
+async fn route_all(
+    library: &ExpertLibrary,
+    set: &RoutingSet,
+    options: &RouteOptions,
+) -> Vec<Vec<u64>> {
     let mut out = Vec::new();
     for i in 0..set.n_queries() {
         let routed = library.route(set.query(i), options).await.unwrap();
@@ -56,7 +61,9 @@ async fn hnsw_routing_stays_within_half_a_point_of_exact_accuracy() {
     let library = library(&set).await;
     for aggregation in [Aggregation::MaxOverKeys, Aggregation::MeanOfKeys] {
         let exact_acc = set.accuracy(&route_all(&library, &set, &exact(aggregation)).await);
-        let hnsw = RouteOptions::default().with_top_k(3).with_aggregation(aggregation);
+        let hnsw = RouteOptions::default()
+            .with_top_k(3)
+            .with_aggregation(aggregation);
         let hnsw_acc = set.accuracy(&route_all(&library, &set, &hnsw).await);
         println!("{aggregation:?}: exact {exact_acc:?}, hnsw {hnsw_acc:?}");
         assert!(exact_acc.0 - hnsw_acc.0 <= 0.005, "{aggregation:?} top-1");
@@ -76,8 +83,12 @@ async fn filtered_routing_returns_only_the_base_model_and_matches_brute_force() 
                 .global_scores(set.query(i), aggregation, &filter)
                 .await
                 .unwrap();
-            let mut want: Vec<(f64, u64)> =
-                bias.scores.iter().copied().zip(bias.expert_ids.iter().copied()).collect();
+            let mut want: Vec<(f64, u64)> = bias
+                .scores
+                .iter()
+                .copied()
+                .zip(bias.expert_ids.iter().copied())
+                .collect();
             want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let want: Vec<u64> = want.iter().take(3).map(|w| w.1).collect();
             for exact_mode in [true, false] {
@@ -114,6 +125,9 @@ async fn a_saved_library_reopens_with_the_same_routes() {
             route_all(&library, &set, &options).await
         );
     }
-    let first = reopened.route(set.query(0), &exact(Aggregation::MaxOverKeys)).await.unwrap();
+    let first = reopened
+        .route(set.query(0), &exact(Aggregation::MaxOverKeys))
+        .await
+        .unwrap();
     assert!(first[0].expert.adapter_uri.ends_with("adapter.safetensors"));
 }

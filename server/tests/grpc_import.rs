@@ -27,8 +27,16 @@ async fn import_streams_every_row_as_its_point() {
     let rows = uniform(2_000, 16, 5);
     write(&file, &rows).unwrap();
     let server = Server::start(&dir.path().join("data"));
-    let out = import(&server.url, &file, &["--create", "--metric", "l2", "--batch", "300"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = import(
+        &server.url,
+        &file,
+        &["--create", "--metric", "l2", "--batch", "300"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2000 points into imported"));
 
     let (_, mut points) = server.clients().await;
@@ -79,5 +87,8 @@ fn import_to_a_server_that_is_not_there_fails_clearly() {
     let out = import("http://127.0.0.1:9", &file, &["--create", "--metric", "l2"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("error: cannot connect to http://127.0.0.1:9"), "{err}");
+    assert!(
+        err.starts_with("error: cannot connect to http://127.0.0.1:9"),
+        "{err}"
+    );
 }

@@ -119,11 +119,9 @@ impl Embedded {
         for (expert, n) in file.experts {
             let mut unit = Vec::with_capacity(n * dim);
             for j in 0..n {
-                let key = keys
-                    .get_vector(key_point_id(expert.id, j))
-                    .ok_or_else(|| {
-                        storage(&path, format!("key {j} of expert {} is missing", expert.id))
-                    })?;
+                let key = keys.get_vector(key_point_id(expert.id, j)).ok_or_else(|| {
+                    storage(&path, format!("key {j} of expert {} is missing", expert.id))
+                })?;
                 unit.extend(key);
             }
             experts.insert(expert.id, Entry::new(expert, unit, dim)?);
@@ -210,11 +208,22 @@ impl Embedded {
             weight: 0.0,
         };
         if options.exact {
-            return Ok(self
+            // Score everything, clone only the top_k records.
+            let mut scored: Vec<(f64, &Entry)> = self
                 .experts
                 .values()
                 .filter(|e| filter.matches(&e.expert))
-                .map(routed)
+                .map(|e| (e.score(query, options.aggregation), e))
+                .collect();
+            score::rank(&mut scored, |s| (s.0, s.1.expert.id));
+            scored.truncate(options.top_k);
+            return Ok(scored
+                .into_iter()
+                .map(|(score, entry)| RoutedExpert {
+                    expert: entry.expert.clone(),
+                    score,
+                    weight: 0.0,
+                })
                 .collect());
         }
         let candidates = self.candidates(query, options)?;

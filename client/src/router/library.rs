@@ -13,8 +13,8 @@ use super::{score, Aggregation, GlobalScores, RouteOptions, RoutedExpert};
 use crate::client::Client;
 
 enum Backend {
-    Embedded(Embedded),
-    Remote(Remote),
+    Embedded(Box<Embedded>),
+    Remote(Box<Remote>),
 }
 
 /// A library of experts, each registered with one or more task-instruction
@@ -46,7 +46,7 @@ impl ExpertLibrary {
     /// [`RouterError::Index`] for a dimension the engine refuses.
     pub fn in_memory(spec: LibrarySpec) -> Result<Self> {
         Ok(ExpertLibrary {
-            backend: Backend::Embedded(Embedded::new(spec, None)?),
+            backend: Backend::Embedded(Box::new(Embedded::new(spec, None)?)),
         })
     }
 
@@ -69,7 +69,7 @@ impl ExpertLibrary {
             });
         }
         let library = ExpertLibrary {
-            backend: Backend::Embedded(Embedded::new(spec, Some(dir.to_path_buf()))?),
+            backend: Backend::Embedded(Box::new(Embedded::new(spec, Some(dir.to_path_buf()))?)),
         };
         library.save()?;
         Ok(library)
@@ -82,7 +82,7 @@ impl ExpertLibrary {
     /// damaged files.
     pub fn open_embedded(dir: impl AsRef<Path>) -> Result<Self> {
         Ok(ExpertLibrary {
-            backend: Backend::Embedded(Embedded::open(dir.as_ref())?),
+            backend: Backend::Embedded(Box::new(Embedded::open(dir.as_ref())?)),
         })
     }
 
@@ -95,7 +95,7 @@ impl ExpertLibrary {
     /// `AlreadyExists` if the library exists, or any server failure.
     pub async fn create_remote(client: Client, name: &str, spec: LibrarySpec) -> Result<Self> {
         Ok(ExpertLibrary {
-            backend: Backend::Remote(Remote::create(client, name, spec).await?),
+            backend: Backend::Remote(Box::new(Remote::create(client, name, spec).await?)),
         })
     }
 
@@ -106,7 +106,7 @@ impl ExpertLibrary {
     /// [`RouterError::Inconsistent`] if its record is damaged.
     pub async fn open_remote(client: Client, name: &str) -> Result<Self> {
         Ok(ExpertLibrary {
-            backend: Backend::Remote(Remote::open(client, name).await?),
+            backend: Backend::Remote(Box::new(Remote::open(client, name).await?)),
         })
     }
 

@@ -331,7 +331,9 @@ impl Remote {
     ) -> Result<Vec<RoutedExpert>> {
         let vector: Vec<f32> = query.iter().map(|&q| q as f32).collect();
         let k = u32::try_from(options.top_k).unwrap_or(u32::MAX);
-        let ef = options.ef.map_or(0, |ef| u32::try_from(ef).unwrap_or(u32::MAX));
+        let ef = options
+            .ef
+            .map_or(0, |ef| u32::try_from(ef).unwrap_or(u32::MAX));
         let filter = payload_filter(&options.filter);
         let hits: Vec<pb::ScoredPoint> = match options.aggregation {
             Aggregation::MaxOverKeys => self

@@ -115,7 +115,9 @@ impl RoutingSet {
                 .iter()
                 .enumerate()
                 .filter(|(_, &e)| e == *id)
-                .map(|(row, _)| Embedding::new(MODEL, &self.keys[row * self.dim..(row + 1) * self.dim]))
+                .map(|(row, _)| {
+                    Embedding::new(MODEL, &self.keys[row * self.dim..(row + 1) * self.dim])
+                })
                 .collect();
             batch.push((expert, keys));
         }

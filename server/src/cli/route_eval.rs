@@ -86,7 +86,10 @@ fn load(dir: &Path) -> Result<RoutingSet, CliError> {
             v["task"].as_str(),
             v["adapter_uri"].as_str(),
         ) else {
-            return Err(bad_file(&path, "a record lacks expert_id, task or adapter_uri"));
+            return Err(bad_file(
+                &path,
+                "a record lacks expert_id, task or adapter_uri",
+            ));
         };
         let own = keys
             .iter()
@@ -132,12 +135,22 @@ fn start_server() -> Result<(OwnServer, String), CliError> {
     let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
     let exe = std::env::current_exe().map_err(|e| fail(e.to_string()))?;
     let mut child = Command::new(exe)
-        .args(["serve", "--addr", "127.0.0.1:0", "--log", "warn", "--data-dir"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| fail(e.to_string()))?;
-    let stdout = child.stdout.take().ok_or_else(|| fail("no stdout".into()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| fail("no stdout".into()))?;
     let server = OwnServer { child, _dir: dir };
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         if let Some(addr) = line.strip_prefix("listening on ") {
@@ -332,7 +345,9 @@ async fn run_async(args: &RouteEvalArgs, out: &mut impl Write) -> Result<(), Cli
             "routing set: {} experts, {} queries, top_k = 3, 1 client thread{}",
             set.experts.len(),
             set.queries.len(),
-            url.as_ref().map(|u| format!(", server {u}")).unwrap_or_default()
+            url.as_ref()
+                .map(|u| format!(", server {u}"))
+                .unwrap_or_default()
         ),
         &rows,
     )?;
