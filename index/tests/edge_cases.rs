@@ -168,6 +168,11 @@ fn deleting_the_first_inserted_point_keeps_the_other_99_findable() {
     let mut found = ids(&hits);
     found.sort_unstable();
     assert_eq!(found, (1..100).collect::<Vec<_>>());
+    // And each is reached by the graph walk itself (k = 1 never falls back).
+    for (i, v) in data.chunks_exact(6).enumerate().skip(1) {
+        let hit = index.search(v, 1, &SearchParams::default()).unwrap();
+        assert_eq!(ids(&hit), vec![i as u64]);
+    }
 }
 
 #[test]
@@ -309,4 +314,32 @@ fn single_threaded_builds_with_one_seed_are_identical_files() {
         build("c.wpi", 2),
         "a different seed should give a different graph"
     );
+}
+
+#[test]
+fn deleting_any_single_point_including_the_entry_keeps_the_rest_findable() {
+    // Every point in turn, so the entry point is certainly among them.
+    let mut rng = common::Rng::new(17);
+    let data = rng.vectors(60, 4);
+    let index = Hnsw::new(4, Metric::L2Squared, HnswParams::default().with_m(4)).unwrap();
+    for (i, v) in data.chunks_exact(4).enumerate() {
+        index.insert(i as u64, v).unwrap();
+    }
+    // k = 1 by each point's own vector: the graph walk itself must reach
+    // it (a short result would otherwise fall back to an exact scan), and
+    // with ef above the point count the walk sees everything reachable.
+    let params = SearchParams::default().with_ef(64);
+    for gone in 0..60u64 {
+        index.delete(gone).unwrap();
+        for (i, v) in data
+            .chunks_exact(4)
+            .enumerate()
+            .filter(|&(i, _)| i as u64 != gone)
+        {
+            let hit = index.search(v, 1, &params).unwrap();
+            assert_eq!(ids(&hit), vec![i as u64], "after deleting {gone}");
+        }
+        let v = &data[gone as usize * 4..gone as usize * 4 + 4];
+        index.insert(gone, v).unwrap();
+    }
 }

@@ -75,3 +75,60 @@ where
         .map_err(|e| Status::internal(format!("storage task failed: {e}")))?
         .map_err(to_status)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_timeout(value: &'static str) -> Request<()> {
+        let mut request = Request::new(());
+        request
+            .metadata_mut()
+            .insert("grpc-timeout", value.parse().unwrap());
+        request
+    }
+
+    #[test]
+    fn grpc_timeout_headers_parse_in_every_unit() {
+        assert_eq!(
+            deadline(&with_timeout("2H")),
+            Some(Duration::from_secs(7200))
+        );
+        assert_eq!(
+            deadline(&with_timeout("3M")),
+            Some(Duration::from_secs(180))
+        );
+        assert_eq!(deadline(&with_timeout("4S")), Some(Duration::from_secs(4)));
+        assert_eq!(
+            deadline(&with_timeout("5m")),
+            Some(Duration::from_millis(5))
+        );
+        assert_eq!(
+            deadline(&with_timeout("6u")),
+            Some(Duration::from_micros(6))
+        );
+        assert_eq!(deadline(&with_timeout("7n")), Some(Duration::from_nanos(7)));
+        assert_eq!(deadline(&with_timeout("8x")), None);
+        assert_eq!(deadline(&Request::new(())), None);
+    }
+
+    #[tokio::test]
+    async fn work_that_outlives_its_deadline_is_deadline_exceeded() {
+        let slow = || {
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(())
+        };
+        let status = blocking(Some(Duration::from_millis(5)), slow)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+        assert!(
+            status.message().contains("deadline"),
+            "{}",
+            status.message()
+        );
+        // Within its deadline, the same work answers normally.
+        let answer = blocking(Some(Duration::from_secs(5)), || Ok(42)).await;
+        assert_eq!(answer.unwrap(), 42);
+    }
+}
