@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::metric::Metric;
 use crate::params::check_dim;
@@ -176,10 +174,7 @@ impl FlatIndex {
     where
         Q: AsRef<[f32]> + Sync,
     {
-        queries
-            .par_iter()
-            .map(|q| self.search(q.as_ref(), k, params))
-            .collect()
+        crate::search::in_parallel(queries, |q| self.search(q, k, params))
     }
 
     fn to_neighbors(&self, hits: Vec<Scored>) -> Vec<Neighbor> {

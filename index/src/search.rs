@@ -1,7 +1,10 @@
 //! What a search asks for and what it returns: [`Neighbor`], [`SearchParams`]
 //! and [`Filter`].
 
+use rayon::prelude::*;
 use roaring::RoaringTreemap;
+
+use crate::error::Result;
 
 /// One search hit: an external id and its distance to the query
 /// (smaller is closer; see [`crate::Metric`] for what the number means).
@@ -83,4 +86,14 @@ impl<'a> SearchParams<'a> {
         self.filter = Some(filter);
         self
     }
+}
+
+/// Runs `search` on every query in parallel (rayon), results in query order;
+/// the first error wins. The `search_batch` of every index.
+pub(crate) fn in_parallel<Q, S>(queries: &[Q], search: S) -> Result<Vec<Vec<Neighbor>>>
+where
+    Q: AsRef<[f32]> + Sync,
+    S: Fn(&[f32]) -> Result<Vec<Neighbor>> + Sync,
+{
+    queries.par_iter().map(|q| search(q.as_ref())).collect()
 }

@@ -468,11 +468,7 @@ impl HnswView {
     where
         Q: AsRef<[f32]> + Sync,
     {
-        use rayon::prelude::*;
-        queries
-            .par_iter()
-            .map(|q| self.search(q.as_ref(), k, params))
-            .collect()
+        crate::search::in_parallel(queries, |q| self.search(q, k, params))
     }
 
     /// Copies the file into a mutable [`Hnsw`] that takes further inserts

@@ -347,10 +347,7 @@ impl Hnsw {
     where
         Q: AsRef<[f32]> + Sync,
     {
-        queries
-            .par_iter()
-            .map(|q| self.search(q.as_ref(), k, params))
-            .collect()
+        crate::search::in_parallel(queries, |q| self.search(q, k, params))
     }
 
     /// Saves the index to `path` in the v1 file format (see [`crate::format`]):
