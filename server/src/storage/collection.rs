@@ -670,15 +670,22 @@ impl State {
             exact: query.exact,
             filter: allowed.as_ref().map(EngineFilter::AllowList),
         };
-        let per_segment: Vec<Vec<Neighbor>> = (0..=self.sealed.len())
-            .into_par_iter()
-            .map(|i| match i.checked_sub(1) {
-                None => self.appendable.search(&query.vector, k, &params),
-                Some(s) => {
-                    self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed.as_ref())
-                }
-            })
-            .collect::<Result<_, _>>()?;
+        let search_segment = |i: usize| match i.checked_sub(1) {
+            None => self.appendable.search(&query.vector, k, &params),
+            Some(s) => {
+                self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed.as_ref())
+            }
+        };
+        // One segment runs on this thread: handing it to the rayon pool
+        // costs a thread wake-up for nothing.
+        let per_segment: Vec<Vec<Neighbor>> = if self.sealed.is_empty() {
+            vec![search_segment(0)?]
+        } else {
+            (0..=self.sealed.len())
+                .into_par_iter()
+                .map(search_segment)
+                .collect::<Result<_, _>>()?
+        };
         // Newest segment first (the appendable one, then sealed from the
         // latest): an id found twice keeps only its newest version.
         let mut seen = HashSet::new();
