@@ -88,19 +88,28 @@ impl Metric {
 
     /// As [`Metric::prepare`], writing into `out` (resized to `dim`).
     pub(crate) fn prepare_into(self, vector: &[f32], dim: usize, out: &mut Vec<f32>) -> Result<()> {
-        let norm_sq = check_components(vector, dim)?;
+        let norm_sq = self.validate(vector, dim)?;
         out.clear();
         out.extend_from_slice(vector);
         if self == Metric::Cosine {
-            if norm_sq == 0.0 || !norm_sq.is_normal() {
-                return Err(Error::ZeroVector);
-            }
             let inv = 1.0 / norm_sq.sqrt();
             for x in out.iter_mut() {
                 *x = (f64::from(*x) * inv) as f32;
             }
         }
         Ok(())
+    }
+}
+
+impl Metric {
+    /// The checks of [`Metric::prepare`] without the copy; returns the
+    /// squared norm (in f64).
+    pub(crate) fn validate(self, vector: &[f32], dim: usize) -> Result<f64> {
+        let norm_sq = check_components(vector, dim)?;
+        if self == Metric::Cosine && (norm_sq == 0.0 || !norm_sq.is_normal()) {
+            return Err(Error::ZeroVector);
+        }
+        Ok(norm_sq)
     }
 }
 

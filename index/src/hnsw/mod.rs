@@ -230,22 +230,22 @@ impl Hnsw {
                 },
             });
         }
-        let mut prepared = vec![0.0f32; vectors.len()];
-        prepared
-            .par_chunks_mut(self.dim.max(1))
-            .zip(vectors.par_chunks(self.dim.max(1)))
-            .enumerate()
-            .try_for_each(|(i, (out, row))| {
-                let mut buf = Vec::with_capacity(self.dim);
-                self.metric
-                    .prepare_into(row, self.dim, &mut buf)
-                    .map_err(|e| Error::Row {
-                        row: i,
-                        source: Box::new(e),
-                    })?;
-                out.copy_from_slice(&buf);
-                Ok::<_, Error>(())
-            })?;
+        // Check every row before inserting any (all or nothing), reporting
+        // the first bad one; rows are normalised one at a time on insert,
+        // so the batch is never copied whole.
+        let dim = self.dim;
+        let first_bad = vectors
+            .par_chunks(dim)
+            .position_first(|row| self.metric.validate(row, dim).is_err());
+        if let Some(row) = first_bad {
+            let vector = &vectors[row * dim..(row + 1) * dim];
+            if let Err(e) = self.metric.validate(vector, dim) {
+                return Err(Error::Row {
+                    row,
+                    source: Box::new(e),
+                });
+            }
+        }
         if self.node_count() + ids.len() > MAX_NODES {
             return Err(Error::CapacityExceeded { max: MAX_NODES });
         }
@@ -262,8 +262,10 @@ impl Hnsw {
         self.reserve(rows.len())?;
         let insert_row = |i: usize| {
             let row = rows[i];
-            let v = &prepared[row * self.dim..(row + 1) * self.dim];
-            self.insert_prepared(ids[row], v, levels[i])
+            let mut v = Vec::with_capacity(dim);
+            self.metric
+                .prepare_into(&vectors[row * dim..(row + 1) * dim], dim, &mut v)?;
+            self.insert_prepared(ids[row], &v, levels[i])
         };
         const STEP: usize = 1024;
         if rayon::current_num_threads() == 1 {

@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -12,7 +12,7 @@ use rayon::ThreadPool;
 use waypoint_datasets::{read_f32, Matrix};
 use waypoint_index::{Hnsw, HnswParams, Metric};
 
-use super::files::{check_rows, ensure_writable, read_ids};
+use super::files::{ensure_writable, read_ids};
 use super::{parse_metric, thread_pool, CliError};
 
 #[derive(Debug, Args)]
@@ -61,14 +61,13 @@ pub(crate) fn run(args: LoadArgs, out: &mut impl Write) -> Result<(), CliError> 
         Some(path) => read_ids(path, &args.vectors, vectors.rows())?,
         None => (0..vectors.rows() as u64).collect(),
     };
-    pool.install(|| check_rows(&args.vectors, args.metric, &vectors))?;
     let index = Hnsw::with_capacity(vectors.dim(), args.metric, params, vectors.rows()).map_err(
         |source| CliError::Vectors {
             path: args.vectors.clone(),
             source,
         },
     )?;
-    let build_time = build(&index, &vectors, &ids, &pool)?;
+    let build_time = build(&index, &args.vectors, &vectors, &ids, &pool)?;
 
     let saving = Instant::now();
     index.save(&args.output)?;
@@ -107,10 +106,12 @@ pub(crate) fn run(args: LoadArgs, out: &mut impl Write) -> Result<(), CliError> 
 /// progress bar on stderr when it is a terminal. Returns the build time.
 ///
 /// # Errors
-/// The engine's insert errors (rows are checked beforehand, so in practice
-/// only capacity).
+/// [`CliError::BadRow`] naming `path` and the first row the metric
+/// rejects (the engine checks every row before inserting any); the
+/// engine's other insert errors.
 pub(crate) fn build(
     index: &Hnsw,
+    path: &Path,
     vectors: &Matrix<f32>,
     ids: &[u64],
     pool: &ThreadPool,
@@ -119,6 +120,14 @@ pub(crate) fn build(
     let start = Instant::now();
     pool.install(|| {
         index.insert_many_with_progress(ids, vectors.as_slice(), |n| bar.inc(n as u64))
+    })
+    .map_err(|e| match e {
+        waypoint_index::Error::Row { row, source } => CliError::BadRow {
+            path: path.into(),
+            record: row,
+            source: *source,
+        },
+        other => other.into(),
     })?;
     let elapsed = start.elapsed();
     bar.finish_and_clear();

@@ -11,7 +11,7 @@ use waypoint_datasets::read_f32;
 use waypoint_datasets::sample::{bundled_data_dir, WORDNET_10K};
 use waypoint_index::{Hnsw, HnswParams, HnswView};
 
-use super::files::{check_rows, read_ground_truth, read_queries};
+use super::files::{read_ground_truth, read_queries};
 use super::load::build;
 use super::report::{self, OutputFormat};
 use super::search::{sweep, threads_label};
@@ -45,7 +45,6 @@ pub(crate) fn run(args: QuickstartArgs, out: &mut impl Write) -> Result<(), CliE
     let queries = read_queries(&query_path, &base_path, base.dim(), sample.metric)?;
     let gt = read_ground_truth(&gt_path, &query_path, queries.rows(), K)?;
     let pool = thread_pool(args.threads.map(NonZeroUsize::get))?;
-    pool.install(|| check_rows(&base_path, sample.metric, &base))?;
     writeln!(
         out,
         "{}: {} base vectors × {} ({}), {} queries, from {}",
@@ -61,7 +60,7 @@ pub(crate) fn run(args: QuickstartArgs, out: &mut impl Write) -> Result<(), CliE
     let params = HnswParams::default();
     let index = Hnsw::with_capacity(base.dim(), sample.metric, params, base.rows())?;
     let ids: Vec<u64> = (0..base.rows() as u64).collect();
-    let build_time = build(&index, &base, &ids, &pool)?;
+    let build_time = build(&index, &base_path, &base, &ids, &pool)?;
     let tmp = tempfile::tempdir().map_err(|e| CliError::Unwritable {
         path: std::env::temp_dir(),
         reason: e.to_string(),
