@@ -8,18 +8,13 @@
 //! every failure to stderr as one line `error: <message>` with exit code 1
 //! (usage errors keep clap's exit code 2).
 
-mod cli;
-mod config;
-mod serve;
-mod service;
-mod storage;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use waypoint_server::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
     match cli.run(&mut stdout) {
         Ok(()) => ExitCode::SUCCESS,
