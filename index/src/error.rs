@@ -33,9 +33,17 @@ pub enum Error {
     /// *caller*: an all-zero (or vanishing-norm) vector under the cosine metric.
     #[error("zero vector under the cosine metric: its norm is 0, so its direction is undefined")]
     ZeroVector,
-    /// *caller*: the norm overflows f32 (components around 1e19 or larger).
-    #[error("vector norm overflows f32: components are too large to compare reliably")]
-    NormOverflow,
+    /// *caller*: the squared norm is above [`crate::MAX_NORM_SQ`], so a
+    /// distance to it could overflow f32 to ∞ and tie with everything.
+    #[error(
+        "vector too large: its squared norm {norm_sq:.3e} is above {max:.3e}, the largest for which \
+         every distance stays finite in f32 (keep components below about 1e18)",
+        max = crate::MAX_NORM_SQ
+    )]
+    NormOverflow {
+        /// The vector's squared L2 norm, computed in f64.
+        norm_sq: f64,
+    },
     /// *caller*: `k == 0` asked for no results.
     #[error("k must be at least 1")]
     ZeroK,

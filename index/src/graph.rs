@@ -230,7 +230,7 @@ where
         // Few allowed points: scanning them beats a graph walk that must
         // skip past ~n/|allowed| rejected nodes per accepted one.
         matches!(f, Filter::AllowList(set)
-            if (set.len() as f64).powi(2) <= (ef * state.m0) as f64 * state.live as f64)
+            if (set.len() as f64).powi(2) <= ef as f64 * state.m0 as f64 * state.live as f64)
     }) {
         let nodes = set.iter().filter_map(&resolve);
         exact::top_k_of(nodes, |n| g.vector(n), query, g.metric(), k)

@@ -56,7 +56,7 @@ pub use error::{Error, Result};
 pub use flat::FlatIndex;
 pub use format::view::{HnswView, SectionInfo};
 pub use hnsw::{Hnsw, MAX_NODES};
-pub use metric::{scalar, Metric};
+pub use metric::{scalar, Metric, MAX_NORM_SQ};
 pub use params::{HnswParams, MAX_DIM, MAX_M};
 pub use roaring::{RoaringBitmap, RoaringTreemap};
 pub use search::{Filter, Neighbor, SearchParams};

@@ -67,8 +67,8 @@ impl Metric {
     /// # Errors
     /// [`Error::DimensionMismatch`] if `vector.len() != dim`,
     /// [`Error::NonFinite`] for a NaN or ±∞ component,
-    /// [`Error::NormOverflow`] if the squared norm overflows f32 (distances
-    /// would be ∞ and rank nothing), [`Error::ZeroVector`] for a zero vector
+    /// [`Error::NormOverflow`] if the squared norm is above [`MAX_NORM_SQ`]
+    /// (a distance could overflow to ∞ and rank nothing), [`Error::ZeroVector`] for a zero vector
     /// under cosine.
     pub fn prepare(self, vector: &[f32], dim: usize) -> Result<Vec<f32>> {
         let mut out = vector.to_vec();
@@ -113,7 +113,13 @@ impl Metric {
     }
 }
 
-/// Checks length and finiteness; returns the squared norm (in f64).
+/// Largest accepted squared norm of a vector: f32::MAX / 8. Any two such
+/// vectors have ‖a − b‖² ≤ 2‖a‖² + 2‖b‖² ≤ f32::MAX / 2 and |a·b| ≤ f32::MAX / 8,
+/// so every distance is finite with room for the kernels' rounding; a
+/// distance of ∞ would tie with every other ∞ and scramble the ranking.
+pub const MAX_NORM_SQ: f64 = f32::MAX as f64 / 8.0;
+
+/// Checks length, finiteness and size; returns the squared norm (in f64).
 fn check_components(vector: &[f32], dim: usize) -> Result<f64> {
     if vector.len() != dim {
         return Err(Error::DimensionMismatch {
@@ -125,8 +131,8 @@ fn check_components(vector: &[f32], dim: usize) -> Result<f64> {
         return Err(Error::NonFinite { index, value });
     }
     let norm_sq: f64 = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-    if !(norm_sq as f32).is_finite() {
-        return Err(Error::NormOverflow);
+    if norm_sq > MAX_NORM_SQ {
+        return Err(Error::NormOverflow { norm_sq });
     }
     Ok(norm_sq)
 }

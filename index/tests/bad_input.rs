@@ -1,6 +1,6 @@
 //! Bad input gets the documented error and leaves the index unchanged.
 
-use waypoint_index::{Error, Hnsw, HnswParams, Metric, SearchParams};
+use waypoint_index::{Error, Hnsw, HnswParams, Metric, SearchParams, MAX_NORM_SQ};
 
 fn index(metric: Metric) -> Hnsw {
     let index = Hnsw::new(3, metric, HnswParams::default()).unwrap();
@@ -87,12 +87,59 @@ fn nan_and_infinities_are_rejected_naming_the_component() {
 
 #[test]
 fn huge_components_that_overflow_the_norm_are_rejected() {
-    let i = index(Metric::L2Squared);
-    assert!(matches!(
-        i.insert(2, &[1e30, 0.0, 0.0]),
-        Err(Error::NormOverflow)
-    ));
-    unchanged(&i);
+    for metric in [Metric::L2Squared, Metric::InnerProduct, Metric::Cosine] {
+        let i = index(metric);
+        let err = i.insert(2, &[1e30, 0.0, 0.0]).unwrap_err();
+        assert!(matches!(err, Error::NormOverflow { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("vector too large: its squared norm 1.000e60 is above 4.254e37"),
+            "{err}"
+        );
+        let err = i
+            .search(&[0.0, -1e30, 0.0], 1, &SearchParams::default())
+            .unwrap_err();
+        assert!(matches!(err, Error::NormOverflow { .. }), "{err}");
+        unchanged(&i);
+    }
+}
+
+/// The largest accepted vectors, at opposite corners, next to ordinary
+/// ones: every distance stays finite, so the ranking is the exact one.
+#[test]
+fn the_largest_accepted_components_do_not_poison_the_ranking() {
+    let big = (MAX_NORM_SQ / 3.0).sqrt() as f32 * 0.999;
+    for metric in [Metric::L2Squared, Metric::InnerProduct] {
+        let i = Hnsw::new(3, metric, HnswParams::default()).unwrap();
+        let mut rows: Vec<[f32; 3]> = vec![[big; 3], [-big; 3], [big, -big, big]];
+        rows.extend((0..40).map(|n| [n as f32, 1.0, -1.0]));
+        for (id, row) in rows.iter().enumerate() {
+            i.insert(id as u64, row).unwrap();
+        }
+        for query in [[0.5, 1.0, -1.0], [-big, -big, -big], [big, big, 0.0]] {
+            let hits = i
+                .search(&query, rows.len(), &SearchParams::default().with_ef(64))
+                .unwrap();
+            assert!(hits.iter().all(|h| h.distance.is_finite()), "{hits:?}");
+            // Exact order in f64, ties broken by id as the engine does.
+            let exact = |r: &[f32; 3]| -> f64 {
+                let (q, r) = (query.map(f64::from), r.map(f64::from));
+                match metric {
+                    Metric::L2Squared => (0..3).map(|d| (q[d] - r[d]).powi(2)).sum(),
+                    _ => 1.0 - (0..3).map(|d| q[d] * r[d]).sum::<f64>(),
+                }
+            };
+            let mut expected: Vec<u64> = (0..rows.len() as u64).collect();
+            expected.sort_by(|&a, &b| {
+                exact(&rows[a as usize])
+                    .total_cmp(&exact(&rows[b as usize]))
+                    .then(a.cmp(&b))
+            });
+            let got: Vec<u64> = hits.iter().map(|h| h.id).collect();
+            assert_eq!(got[..3], expected[..3], "{metric} query {query:?}");
+            assert_eq!(got.len(), rows.len());
+        }
+    }
 }
 
 #[test]
@@ -201,4 +248,22 @@ fn ids_near_u64_max_work() {
     let hits = i.search(&[1.0, 0.1], 2, &SearchParams::default()).unwrap();
     assert_eq!(hits[0].id, u64::MAX);
     assert_eq!(hits[1].id, u64::MAX - 1);
+}
+
+#[test]
+fn huge_ef_and_k_do_not_allocate_by_the_parameter() {
+    for efc in [usize::MAX, u32::MAX as usize, 1 << 40] {
+        let params = HnswParams::default().with_ef_construction(efc);
+        let i = Hnsw::new(3, Metric::L2Squared, params).unwrap();
+        for n in 0..50u64 {
+            i.insert(n, &[n as f32, 1.0, 2.0]).unwrap();
+        }
+        for (k, ef) in [(usize::MAX, 1), (1, usize::MAX), (usize::MAX, usize::MAX)] {
+            let hits = i
+                .search(&[0.0, 1.0, 2.0], k, &SearchParams::default().with_ef(ef))
+                .unwrap();
+            assert_eq!(hits.len(), k.min(50));
+            assert_eq!(hits[0].id, 0);
+        }
+    }
 }

@@ -465,3 +465,147 @@ fn an_absurd_thread_count_is_refused_at_once() {
         &["--threads 100000 is more than the 1024 allowed"],
     );
 }
+
+/// TEXMEX `.fvecs` bytes of the given rows (each row its own dimension).
+fn fvecs(rows: &[Vec<f32>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for row in rows {
+        out.extend_from_slice(&(row.len() as i32).to_le_bytes());
+        for x in row {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out
+}
+
+#[test]
+fn bad_vector_values_name_the_record_and_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let good: Vec<Vec<f32>> = (0..10).map(|i| vec![i as f32, 1.0, 2.0]).collect();
+    for (name, bad, says) in [
+        (
+            "nan",
+            f32::NAN,
+            "vector component 1 is not finite (NaN); every component must be a finite f32",
+        ),
+        (
+            "inf",
+            f32::INFINITY,
+            "vector component 1 is not finite (inf)",
+        ),
+        (
+            "ninf",
+            f32::NEG_INFINITY,
+            "vector component 1 is not finite (-inf)",
+        ),
+        (
+            "big",
+            1e30,
+            "vector too large: its squared norm 1.000e60 is above 4.254e37",
+        ),
+    ] {
+        let mut rows = good.clone();
+        rows[4][1] = bad;
+        let file = put(dir.path(), &format!("{name}.fvecs"), &fvecs(&rows));
+        let expected = format!("{}: record 4: {says}", display(&file));
+        fails_with(&mut load(&file, dir.path()), &[&expected]);
+        assert!(
+            !dir.path().join("out.wpi").exists(),
+            "{name}: nothing written"
+        );
+    }
+    // The same rows as queries against a good index.
+    let base = put(dir.path(), "good.fvecs", &fvecs(&good));
+    load(&base, dir.path()).assert().success();
+    let queries = dir.path().join("nan.fvecs");
+    fails_with(
+        waypoint()
+            .arg("search")
+            .arg(dir.path().join("out.wpi"))
+            .arg(&queries),
+        &[&format!(
+            "{}: record 4: vector component 1 is not finite (NaN)",
+            display(&queries)
+        )],
+    );
+}
+
+#[test]
+fn empty_and_absurd_dimensions_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = put(dir.path(), "empty.fvecs", &fvecs(&[vec![], vec![]]));
+    fails_with(
+        &mut load(&empty, dir.path()),
+        &[&format!(
+            "{}: record 0 at byte 0 declares dimension 0; it must be at least 1",
+            display(&empty)
+        )],
+    );
+    let mut absurd = 1_000_000_000i32.to_le_bytes().to_vec();
+    absurd.extend_from_slice(&[0; 16]);
+    let absurd = put(dir.path(), "absurd.fvecs", &absurd);
+    fails_with(
+        &mut load(&absurd, dir.path()),
+        &[&format!(
+            "{}: record 0 at byte 0 is truncated: it needs 4000000004 bytes, the file has 20 left",
+            display(&absurd)
+        )],
+    );
+}
+
+#[test]
+fn bad_build_and_search_parameters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = small_set(dir.path(), Metric::L2Squared);
+    for (flag, value, says) in [
+        ("--m", "0", "invalid parameter M: got 0, expected 2..=256"),
+        ("--m", "1", "invalid parameter M: got 1, expected 2..=256"),
+        (
+            "--m",
+            "257",
+            "invalid parameter M: got 257, expected 2..=256",
+        ),
+        (
+            "--ef-construction",
+            "0",
+            "invalid parameter ef_construction: got 0, expected at least 1",
+        ),
+    ] {
+        fails_with(load(&set.base, dir.path()).args([flag, value]), &[says]);
+    }
+    // Values the flag's type cannot hold are usage errors (exit 2).
+    let usage = |cmd: &mut assert_cmd::Command, says: &str| {
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    };
+    usage(
+        load(&set.base, dir.path()).args(["--ef-construction", "-5"]),
+        "unexpected argument '-5'",
+    );
+    load(&set.base, dir.path()).assert().success();
+    let search = || {
+        let mut cmd = waypoint();
+        cmd.arg("search")
+            .arg(dir.path().join("out.wpi"))
+            .arg(&set.query);
+        cmd
+    };
+    usage(
+        search().args(["--k", "0"]),
+        "invalid value '0' for '--k <K>': number would be zero",
+    );
+    usage(
+        search().args(["--ef", "16,0"]),
+        "invalid value '0' for '--ef <EF>': number would be zero",
+    );
+    // k and ef far above the index size are answered exactly (all 500 points
+    // visited), not refused and not allocated up front.
+    let out = search()
+        .args(["--k", "100000000000", "--ef", "18446744073709551615"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("k 100000000000"), "{stdout}");
+}

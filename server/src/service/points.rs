@@ -9,7 +9,7 @@ use waypoint_proto::v1 as pb;
 use waypoint_proto::v1::points_server::Points;
 
 use super::convert::{self, check_batch};
-use super::status::{blocking, deadline};
+use super::status::{blocking, deadline, reply};
 use crate::config::Limits;
 use crate::storage::catalog::Catalog;
 use crate::storage::StorageError;
@@ -35,6 +35,10 @@ impl PointsService {
     ) -> Result<(u64, u64), StorageError> {
         check_batch(r.points.len(), limits.max_batch, "points")?;
         let c = catalog.get(&r.collection)?;
+        if r.points.is_empty() {
+            // Nothing to write: no WAL record, LSN 0 (as a delete of nothing).
+            return Ok((0, 0));
+        }
         let points = convert::points(r.points)?;
         let n = points.len() as u64;
         let lsn = c.upsert(points)?;
@@ -128,7 +132,7 @@ impl Points for PointsService {
                 .collect())
         })
         .await?;
-        Ok(Response::new(pb::GetPointsResponse { points }))
+        reply(pb::GetPointsResponse { points }, &self.limits)
     }
 
     async fn count(
@@ -160,7 +164,7 @@ impl Points for PointsService {
             Ok(c.search(&query)?.into_iter().map(convert::scored).collect())
         })
         .await?;
-        Ok(Response::new(pb::SearchResponse { hits }))
+        reply(pb::SearchResponse { hits }, &self.limits)
     }
 
     async fn search_batch(
@@ -196,7 +200,7 @@ impl Points for PointsService {
                 .collect())
         })
         .await?;
-        Ok(Response::new(pb::SearchBatchResponse { results }))
+        reply(pb::SearchBatchResponse { results }, &self.limits)
     }
 
     async fn search_groups(
@@ -238,6 +242,6 @@ impl Points for PointsService {
                 .collect())
         })
         .await?;
-        Ok(Response::new(pb::SearchGroupsResponse { groups }))
+        reply(pb::SearchGroupsResponse { groups }, &self.limits)
     }
 }

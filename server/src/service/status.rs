@@ -4,7 +4,8 @@
 //! | error | status |
 //! |---|---|
 //! | bad argument, bad vector, `k = 0` | `INVALID_ARGUMENT` |
-//! | above a limit, index full | `RESOURCE_EXHAUSTED` |
+//! | above a limit, index full, response over `max_message_bytes` | `RESOURCE_EXHAUSTED` |
+//! | request over `max_message_bytes` (tonic, before reading it) | `OUT_OF_RANGE` |
 //! | unknown collection | `NOT_FOUND` |
 //! | name taken | `ALREADY_EXISTS` |
 //! | collection failed to open, corrupt file | `DATA_LOSS` |
@@ -13,9 +14,10 @@
 
 use std::time::Duration;
 
-use tonic::{Request, Status};
+use tonic::{Request, Response, Status};
 use waypoint_index::Error as EngineError;
 
+use crate::config::Limits;
 use crate::storage::StorageError;
 
 /// The status for a storage error; the message is the error's text.
@@ -38,6 +40,21 @@ pub fn to_status(e: StorageError) -> Status {
             _ => Status::invalid_argument(message),
         },
     }
+}
+
+/// `message` as the response, unless its encoding is above the server's
+/// `max_message_bytes`: then `RESOURCE_EXHAUSTED` saying so, rather than
+/// tonic's encoder failing after the work with a less helpful error.
+pub fn reply<M: prost::Message>(message: M, limits: &Limits) -> Result<Response<M>, Status> {
+    let len = message.encoded_len();
+    if len > limits.max_message_bytes {
+        return Err(Status::resource_exhausted(format!(
+            "the response would be {len} bytes, above the server's max_message_bytes of {}; \
+             ask for fewer results (k, ids) or leave with_vectors/with_payload off",
+            limits.max_message_bytes
+        )));
+    }
+    Ok(Response::new(message))
 }
 
 /// The client's deadline from the `grpc-timeout` header, if any.

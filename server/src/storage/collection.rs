@@ -512,9 +512,20 @@ impl Collection {
     /// Several queries, answered in order (in parallel).
     ///
     /// # Errors
-    /// The first failing query's error.
+    /// The first failing query's error, prefixed with `search {i}: `.
     pub fn search_batch(&self, queries: &[Query]) -> Result<Vec<Vec<Record>>, StorageError> {
-        queries.par_iter().map(|q| self.search(q)).collect()
+        queries
+            .par_iter()
+            .enumerate()
+            .map(|(i, q)| {
+                self.search(q).map_err(|e| match e {
+                    StorageError::Engine { context, source } => {
+                        StorageError::engine(format!("search {i}: {context}"), source)
+                    }
+                    other => other,
+                })
+            })
+            .collect()
     }
 
     /// Up to `query.k` groups of points sharing a value of `group_by`, each

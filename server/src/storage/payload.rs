@@ -32,18 +32,30 @@ pub enum Value {
 /// A point's payload: key → value, in key order.
 pub type Payload = BTreeMap<String, Value>;
 
-/// Checks a payload's keys.
+/// Largest accepted payload of one point: its keys and values, in bytes
+/// (strings by their UTF-8 length, numbers and booleans by 8). A payload is
+/// metadata beside a vector; bulk content belongs in another store.
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// Checks a payload's keys and size.
 ///
 /// # Errors
-/// [`StorageError::InvalidArgument`] for an empty key or one longer than
-/// [`MAX_KEY_BYTES`].
+/// [`StorageError::InvalidArgument`] for an empty key, one longer than
+/// [`MAX_KEY_BYTES`], or a payload above [`MAX_PAYLOAD_BYTES`].
 pub fn validate(payload: &Payload) -> Result<(), StorageError> {
-    for key in payload.keys() {
+    let mut bytes = 0usize;
+    for (key, value) in payload {
         if key.is_empty() || key.len() > MAX_KEY_BYTES {
             return Err(StorageError::InvalidArgument(format!(
                 "payload key {key:?} must be 1 to {MAX_KEY_BYTES} bytes long"
             )));
         }
+        bytes += key.len() + value.size_bytes();
+    }
+    if bytes > MAX_PAYLOAD_BYTES {
+        return Err(StorageError::InvalidArgument(format!(
+            "payload is {bytes} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes per point"
+        )));
     }
     Ok(())
 }
@@ -60,6 +72,15 @@ pub enum Term {
 }
 
 impl Value {
+    /// Bytes counted against [`MAX_PAYLOAD_BYTES`].
+    fn size_bytes(&self) -> usize {
+        match self {
+            Value::Keyword(s) => s.len(),
+            Value::Integer(_) | Value::Float(_) | Value::Bool(_) => 8,
+            Value::Keywords(list) => list.iter().map(String::len).sum(),
+        }
+    }
+
     /// The terms this value is indexed under (none for a float).
     pub fn terms(&self) -> Vec<Term> {
         match self {
