@@ -107,8 +107,8 @@ fn role(keys: &ApiKeys, headers: &HeaderMap) -> Result<Role, Status> {
         Status::unauthenticated("malformed `authorization` metadata: expected `Bearer <api key>`")
     })?;
     // Both comparisons always run, so timing does not tell which key matched.
-    let read_write = matches(keys.read_write().map(|k| k.as_bytes()), sent);
-    let read_only = matches(keys.read_only().map(|k| k.as_bytes()), sent);
+    let read_write = matches(keys.read_write().map(|k| k.as_str().as_bytes()), sent);
+    let read_only = matches(keys.read_only().map(|k| k.as_str().as_bytes()), sent);
     if read_write {
         Ok(Role::ReadWrite)
     } else if read_only {

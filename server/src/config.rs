@@ -158,9 +158,9 @@ impl fmt::Debug for ApiKey {
 }
 
 impl ApiKey {
-    /// The key's bytes, as sent after `Bearer `.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
+    /// The key, as sent after `Bearer `.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     /// Checks that the key can travel in an HTTP header; `setting` names

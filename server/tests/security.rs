@@ -67,6 +67,18 @@ impl Pki {
         path
     }
 
+    /// A client of `url` that trusts this CA and sends `key`, if given.
+    async fn connect(&self, url: &str, key: Option<&str>) -> Client {
+        let mut builder = client(url).ca_certificate_pem(self.ca_pem.clone());
+        if let Some(key) = key {
+            builder = builder.api_key(key);
+        }
+        builder
+            .connect()
+            .await
+            .expect("TLS handshake with the private CA")
+    }
+
     fn flags(&self) -> Vec<String> {
         vec![
             "--tls-cert".into(),
@@ -90,6 +102,15 @@ fn key_flags() -> Vec<String> {
 fn start(data_dir: &Path, flags: &[String]) -> Server {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     Server::start_with(data_dir, &flags)
+}
+
+/// A server with TLS and both keys; returns it and its `https://` URL.
+fn start_secured(pki: &Pki, data_dir: &Path) -> (Server, String) {
+    let mut flags = pki.flags();
+    flags.extend(key_flags());
+    let server = start(data_dir, &flags);
+    let url = https(&server);
+    (server, url)
 }
 
 fn https(server: &Server) -> String {
@@ -158,11 +179,7 @@ async fn tls_serves_a_client_that_trusts_the_private_ca() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &pki.flags());
-    let client = client(&https(&server))
-        .ca_certificate_pem(pki.ca_pem.clone())
-        .connect()
-        .await
-        .expect("TLS handshake with the private CA");
+    let client = pki.connect(&https(&server), None).await;
     create_upsert_search(&client).await;
     assert!(server.stop());
 }
@@ -196,11 +213,7 @@ async fn plaintext_and_untrusting_clients_fail_against_the_tls_port() {
     assert_status(&err, Code::Unavailable, "UnknownIssuer");
 
     // The server is unharmed and still serves a trusting client.
-    let trusting = client(&https(&server))
-        .ca_certificate_pem(pki.ca_pem.clone())
-        .connect()
-        .await
-        .unwrap();
+    let trusting = pki.connect(&https(&server), None).await;
     assert!(trusting
         .list_collections()
         .await
@@ -647,32 +660,15 @@ async fn api_keys_gate_every_call_by_role() {
 async fn tls_and_api_keys_together() {
     let pki = Pki::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut flags = pki.flags();
-    flags.extend(key_flags());
-    let server = start(dir.path(), &flags);
-    let url = https(&server);
-    let writer = client(&url)
-        .ca_certificate_pem(pki.ca_pem.clone())
-        .api_key(READ_WRITE)
-        .connect()
-        .await
-        .unwrap();
+    let (server, url) = start_secured(&pki, dir.path());
+    let writer = pki.connect(&url, Some(READ_WRITE)).await;
     create_upsert_search(&writer).await;
 
-    let keyless = client(&url)
-        .ca_certificate_pem(pki.ca_pem.clone())
-        .connect()
-        .await
-        .unwrap();
+    let keyless = pki.connect(&url, None).await;
     let err = keyless.list_collections().await.unwrap_err();
     assert_status(&err, Code::Unauthenticated, "missing API key");
 
-    let reader = client(&url)
-        .ca_certificate_pem(pki.ca_pem.clone())
-        .api_key(READ_ONLY)
-        .connect()
-        .await
-        .unwrap();
+    let reader = pki.connect(&url, Some(READ_ONLY)).await;
     let count = |c: &Client| {
         let c = c.clone();
         async move {
@@ -850,4 +846,53 @@ fn keys_come_from_flags_env_or_config_file_and_are_checked() {
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(help.contains("WAYPOINT_API_KEY"), "{help}");
     assert!(!help.contains("env-secret"), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_speaks_tls_to_a_private_ca_and_sends_the_api_key() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = start_secured(&pki, &dir.path().join("data"));
+    let file = dir.path().join("points.fvecs");
+    waypoint_datasets::write(&file, &waypoint_datasets::synthetic::uniform(300, DIM, 3)).unwrap();
+    let ca = path_arg(&pki.file("ca.pem", &pki.ca_pem));
+    let import = |extra: &[&str]| {
+        let mut command = common::waypoint();
+        command
+            .arg("import")
+            .arg(&file)
+            .args(["--url", &url, "--collection", "imported"])
+            .args(["--create", "--metric", "l2"])
+            .args(extra);
+        command
+    };
+    common::fails_with(&mut import(&["--ca-cert", &ca]), &[&url, "missing API key"]);
+    common::fails_with(
+        &mut import(&["--ca-cert", &ca, "--api-key", READ_ONLY]),
+        &[&url, "read-only API key"],
+    );
+    common::fails_with(
+        &mut import(&["--api-key", READ_WRITE]),
+        &[&format!("cannot connect to {url}"), "UnknownIssuer"],
+    );
+    let out = import(&["--ca-cert", &ca])
+        .env("WAYPOINT_API_KEY", READ_WRITE)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = pki.connect(&url, Some(READ_ONLY)).await;
+    let count = reader
+        .count(pb::CountRequest {
+            collection: "imported".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .count;
+    assert_eq!(count, 300);
+    assert!(server.stop());
 }
