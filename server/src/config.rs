@@ -1,6 +1,9 @@
 //! `waypoint serve` settings: command-line flags override `WAYPOINT_*`
 //! environment variables (both handled by clap), which override the TOML
-//! file given with `--config`, which overrides the defaults.
+//! file given with `--config`, which overrides the defaults. Each key is
+//! resolved on its own; relative paths are taken from the working
+//! directory. Without `tls_cert`/`tls_key` the server speaks plaintext;
+//! without API keys it accepts every call (`grpc.health.v1` is always open).
 //!
 //! ```toml
 //! data_dir = "./waypoint-data"
