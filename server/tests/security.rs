@@ -812,6 +812,14 @@ fn keys_come_from_flags_env_or_config_file_and_are_checked() {
         common::waypoint().args(["serve", "--api-key", ""]),
         &["config:", "read-write API key", "must not be empty"],
     );
+    // An empty variable (e.g. `WAYPOINT_API_KEY=$UNSET`) must not leave the
+    // server open.
+    common::fails_with(
+        common::waypoint()
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .env("WAYPOINT_API_KEY", ""),
+        &["config:", "read-write API key", "must not be empty"],
+    );
     common::fails_with(
         common::waypoint().args(["serve", "--read-only-api-key", "has space"]),
         &[
