@@ -232,3 +232,33 @@ impl ApiKeys {
         self.read_only.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    #[test]
+    fn debug_output_never_shows_a_key() {
+        let keys = ApiKeys::new(
+            Some(ApiKey::from("rw-secret-1".to_string())),
+            Some(ApiKey::from("ro-secret-2".to_string())),
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from([
+            "waypoint",
+            "serve",
+            "--api-key",
+            "rw-secret-1",
+            "--read-only-api-key",
+            "ro-secret-2",
+        ])
+        .unwrap();
+        for text in [format!("{keys:?}"), format!("{cli:?}")] {
+            assert!(!text.contains("secret"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
+}
