@@ -269,6 +269,15 @@ impl Client {
         Self::builder(url).connect().await
     }
 
+    /// `message` as a request carrying the API key, if one is set.
+    fn request<M>(&self, message: M) -> tonic::Request<M> {
+        let mut request = tonic::Request::new(message);
+        if let Some(auth) = &self.auth {
+            request.metadata_mut().insert("authorization", auth.clone());
+        }
+        request
+    }
+
     /// Runs one RPC under the key, timeout and retry policy. `rpc` is called
     /// once per attempt with a fresh request carrying a clone of `message`.
     async fn call<M, R, F, Fut>(&self, message: M, rpc: F) -> Result<R, ClientError>
@@ -279,10 +288,7 @@ impl Client {
     {
         let mut attempt = 1;
         loop {
-            let mut request = tonic::Request::new(message.clone());
-            if let Some(auth) = &self.auth {
-                request.metadata_mut().insert("authorization", auth.clone());
-            }
+            let mut request = self.request(message.clone());
             let answer = match self.timeout {
                 Some(limit) => {
                     request.set_timeout(limit);
@@ -400,6 +406,25 @@ impl Client {
             }
         })
         .await
+    }
+
+    /// `Points.UpsertStream` fed from `batches` as they are produced, so an
+    /// import larger than memory is never held whole. Sent once: a consumed
+    /// stream cannot be replayed, so `Unavailable` comes back rather than
+    /// being retried, and the per-call timeout does not apply (an import
+    /// may rightly take long).
+    ///
+    /// # Errors
+    /// As [`Client::upsert_stream`]; the batches before a failure stay written.
+    pub async fn upsert_from_stream<S>(
+        &self,
+        batches: S,
+    ) -> Result<pb::UpsertStreamResponse, ClientError>
+    where
+        S: tokio_stream::Stream<Item = pb::UpsertRequest> + Send + 'static,
+    {
+        let mut rpc = self.points.clone();
+        Ok(rpc.upsert_stream(self.request(batches)).await?.into_inner())
     }
 
     /// `Points.Delete`: deletes points by id or by filter.

@@ -1,11 +1,18 @@
 //! `waypoint serve` settings: command-line flags override `WAYPOINT_*`
 //! environment variables (both handled by clap), which override the TOML
-//! file given with `--config`, which overrides the defaults.
+//! file given with `--config`, which overrides the defaults. Each key is
+//! resolved on its own; relative paths are taken from the working
+//! directory. Without `tls_cert`/`tls_key` the server speaks plaintext;
+//! without API keys it accepts every call (`grpc.health.v1` is always open).
 //!
 //! ```toml
 //! data_dir = "./waypoint-data"
 //! addr = "127.0.0.1:6543"
 //! log = "info"                 # tracing filter, e.g. "waypoint=debug"
+//! tls_cert = "server.crt"      # PEM certificate chain; TLS needs both files
+//! tls_key = "server.key"       # PEM private key (PKCS#8, PKCS#1 or SEC1)
+//! api_key = "..."              # read-write key (`authorization: Bearer <key>`)
+//! read_only_api_key = "..."    # key for reads only; writes get PERMISSION_DENIED
 //! [limits]
 //! max_message_bytes = 67108864 # largest request or response
 //! max_batch = 10000            # points per upsert, queries per batch
@@ -13,6 +20,7 @@
 //! max_dim = 4096               # dim of a new collection
 //! ```
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +66,14 @@ pub struct FileConfig {
     pub addr: Option<SocketAddr>,
     /// `tracing` filter directive.
     pub log: Option<String>,
+    /// PEM certificate chain of the server.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the server.
+    pub tls_key: Option<PathBuf>,
+    /// Read-write API key.
+    pub api_key: Option<ApiKey>,
+    /// Read-only API key.
+    pub read_only_api_key: Option<ApiKey>,
     /// Limits.
     pub limits: Limits,
 }
@@ -83,6 +99,166 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// `tracing` filter directive.
     pub log: String,
+    /// TLS identity; `None` serves plaintext.
+    pub tls: Option<TlsFiles>,
+    /// Keys every call must carry; none configured leaves the server open.
+    pub api_keys: ApiKeys,
     /// Limits.
     pub limits: Limits,
+}
+
+/// The server's TLS identity: two PEM files, both given or neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key of the leaf certificate.
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The pair, or `None` when neither file is given.
+    ///
+    /// # Errors
+    /// A message when only one of the two is given.
+    pub fn from_pair(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<Self>, String> {
+        match (cert, key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(
+                "a TLS certificate was given without its private key; TLS needs both \
+                 --tls-cert and --tls-key (env WAYPOINT_TLS_CERT/WAYPOINT_TLS_KEY, \
+                 config tls_cert/tls_key)"
+                    .into(),
+            ),
+            (None, Some(_)) => Err(
+                "a TLS private key was given without its certificate; TLS needs both \
+                 --tls-cert and --tls-key (env WAYPOINT_TLS_CERT/WAYPOINT_TLS_KEY, \
+                 config tls_cert/tls_key)"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// A secret API key. Its `Debug` output is redacted, so a key never reaches
+/// a log through a printed config; it is only ever compared, in constant
+/// time, by [`crate::auth`].
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub struct ApiKey(String);
+
+impl From<String> for ApiKey {
+    fn from(key: String) -> Self {
+        ApiKey(key)
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl ApiKey {
+    /// The key, as sent after `Bearer `.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Checks that the key can travel in an HTTP header; `setting` names
+    /// where it came from. The message never contains the key.
+    fn check(&self, setting: &str) -> Result<(), String> {
+        if self.0.is_empty() {
+            return Err(format!("{setting} is empty; an API key must not be empty"));
+        }
+        if !self.0.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "{setting} holds a space, control or non-ASCII character; an API key must be \
+                 printable ASCII without spaces (it travels in the `authorization` header)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The API keys the server accepts. With neither key every call is allowed;
+/// with either, every call except `grpc.health.v1` must carry one of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiKeys {
+    read_write: Option<ApiKey>,
+    read_only: Option<ApiKey>,
+}
+
+impl ApiKeys {
+    /// Checks and pairs the keys.
+    ///
+    /// # Errors
+    /// A message (without the key) when a key is empty, has characters a
+    /// header cannot carry, or both keys are the same.
+    pub fn new(read_write: Option<ApiKey>, read_only: Option<ApiKey>) -> Result<Self, String> {
+        if let Some(key) = &read_write {
+            key.check("the read-write API key (--api-key, WAYPOINT_API_KEY, api_key)")?;
+        }
+        if let Some(key) = &read_only {
+            key.check(
+                "the read-only API key (--read-only-api-key, WAYPOINT_READ_ONLY_API_KEY, \
+                 read_only_api_key)",
+            )?;
+        }
+        if read_write.is_some() && read_write == read_only {
+            return Err("the read-write and read-only API keys are the same; \
+                        give them different values"
+                .into());
+        }
+        Ok(ApiKeys {
+            read_write,
+            read_only,
+        })
+    }
+
+    /// Whether any key is configured (calls must then authenticate).
+    pub fn required(&self) -> bool {
+        self.read_write.is_some() || self.read_only.is_some()
+    }
+
+    /// The read-write key, if configured.
+    pub fn read_write(&self) -> Option<&ApiKey> {
+        self.read_write.as_ref()
+    }
+
+    /// The read-only key, if configured.
+    pub fn read_only(&self) -> Option<&ApiKey> {
+        self.read_only.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    #[test]
+    fn debug_output_never_shows_a_key() {
+        let keys = ApiKeys::new(
+            Some(ApiKey::from("rw-secret-1".to_string())),
+            Some(ApiKey::from("ro-secret-2".to_string())),
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from([
+            "waypoint",
+            "serve",
+            "--api-key",
+            "rw-secret-1",
+            "--read-only-api-key",
+            "ro-secret-2",
+        ])
+        .unwrap();
+        for text in [format!("{keys:?}"), format!("{cli:?}")] {
+            assert!(!text.contains("secret"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
 }

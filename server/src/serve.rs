@@ -2,7 +2,8 @@
 //! `waypoint.v1.Collections`, `waypoint.v1.Points`, `grpc.health.v1.Health`
 //! and server reflection — until SIGINT or SIGTERM. Shutdown stops
 //! accepting connections, lets in-flight requests finish, then fsyncs every
-//! WAL.
+//! WAL. TLS ([`crate::tls`]) is on when a certificate and key are
+//! configured; every call passes the API-key check ([`crate::auth`]).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use tonic::transport::Server;
 use waypoint_proto::v1::collections_server::CollectionsServer;
 use waypoint_proto::v1::points_server::PointsServer;
 
+use crate::auth::AuthLayer;
 use crate::config::ServeConfig;
 use crate::service::collections::CollectionsService;
 use crate::service::points::PointsService;
@@ -42,6 +44,9 @@ pub enum ServeError {
     /// The reflection service could not be built.
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Runs the server until a shutdown signal; returns after the WALs are synced.
@@ -49,6 +54,11 @@ pub enum ServeError {
 /// # Errors
 /// [`ServeError`].
 pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
+    // Settings first: a bad certificate must stop us before any other work.
+    let server = match &config.tls {
+        Some(files) => crate::tls::server_builder(files)?,
+        None => Server::builder(),
+    };
     let data_dir = config.data_dir.clone();
     let catalog = Arc::new(
         tokio::task::spawn_blocking(move || Catalog::open(&data_dir))
@@ -81,10 +91,17 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(config.addr);
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "waypoint serving");
+    tracing::info!(
+        %addr,
+        data_dir = %config.data_dir.display(),
+        tls = config.tls.is_some(),
+        api_keys = config.api_keys.required(),
+        "waypoint serving"
+    );
     // One line on stdout for scripts and tests that start us on port 0.
     println!("listening on {addr}");
-    Server::builder()
+    server
+        .layer(AuthLayer::new(config.api_keys))
         .add_service(health)
         .add_service(reflection)
         .add_service(collections)
@@ -119,6 +136,8 @@ async fn shutdown_signal() {
 
 /// Accepted connections with Nagle's algorithm off: a small response must
 /// not wait for the client's delayed ACK (it cost up to 40 ms per request).
+/// With TLS on, tonic runs each handshake on these sockets (one task per
+/// connection), so the setting holds for TLS too.
 fn incoming(
     listener: tokio::net::TcpListener,
 ) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {

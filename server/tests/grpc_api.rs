@@ -458,16 +458,6 @@ async fn bad_requests_get_the_right_status_and_change_nothing() {
         .connect()
         .await
         .unwrap();
-    let health = tonic_health::pb::health_client::HealthClient::new(channel)
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "waypoint.v1.Points".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        health.status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
+    grpc_support::assert_serving(channel).await;
     assert!(server.stop());
 }

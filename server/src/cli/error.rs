@@ -141,6 +141,13 @@ pub enum CliError {
     /// A routing-set file that cannot be read (`route-eval`).
     #[error("{}: {reason}", path.display())]
     RoutingSet { path: PathBuf, reason: String },
+    /// A CA certificate file (`--ca-cert`) that cannot be read.
+    #[error("{}: cannot read the CA certificate: {source}", path.display())]
+    CaCert {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The server at `url` cannot be reached.
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },

@@ -1,6 +1,8 @@
 //! `waypoint import`: streams a vector file into a running server with
 //! `Points.UpsertStream`, one batch per message, ids `0..n` in file order,
-//! with a progress bar; prints the points written and the rate.
+//! with a progress bar; prints the points written and the rate. Speaks TLS
+//! to an `https://` URL (trusting `--ca-cert` besides the public roots) and
+//! sends `--api-key` with every call.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,22 +10,30 @@ use std::time::Instant;
 
 use clap::Args;
 use tokio_stream::wrappers::ReceiverStream;
+use waypoint_client::{Client, ClientError};
 use waypoint_datasets::Reader;
 use waypoint_index::Metric;
 use waypoint_proto::v1 as pb;
-use waypoint_proto::v1::collections_client::CollectionsClient;
-use waypoint_proto::v1::points_client::PointsClient;
 
 use super::load::progress_bar;
 use super::{parse_metric, CliError};
+use crate::config::ApiKey;
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
     /// Vectors to import: .fvecs or .npy (float32), one row per point.
     vectors: PathBuf,
-    /// Server URL, e.g. http://127.0.0.1:6543.
+    /// Server URL, e.g. http://127.0.0.1:6543 (https:// for TLS).
     #[arg(long, env = "WAYPOINT_URL")]
     url: String,
+    /// API key of a server that requires one (sent as
+    /// `authorization: Bearer <key>`); imports need the read-write key.
+    #[arg(long, env = "WAYPOINT_API_KEY", hide_env_values = true)]
+    api_key: Option<ApiKey>,
+    /// PEM CA certificate to trust for an https:// URL, besides the public
+    /// web roots (for a server with a private CA).
+    #[arg(long, env = "WAYPOINT_CA_CERT")]
+    ca_cert: Option<PathBuf>,
     /// Collection to write to.
     #[arg(long)]
     collection: String,
@@ -53,36 +63,47 @@ pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError
 async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
     let mut reader = Reader::<f32>::open(&args.vectors)?;
     let dim = reader.dim();
-    let remote = |status: tonic::Status| CliError::Remote {
-        url: args.url.clone(),
-        status,
+    let failed = |e: ClientError| match e {
+        ClientError::Status { code, message } => CliError::Remote {
+            url: args.url.clone(),
+            status: tonic::Status::new(code, message),
+        },
+        ClientError::Connect { reason, .. } => CliError::Connect {
+            url: args.url.clone(),
+            reason,
+        },
+        other => CliError::Connect {
+            url: args.url.clone(),
+            reason: other.to_string(),
+        },
     };
-    let channel = tonic::transport::Endpoint::from_shared(args.url.clone())
-        .map_err(|e| CliError::Connect {
-            url: args.url.clone(),
-            reason: e.to_string(),
-        })?
-        .connect()
-        .await
-        .map_err(|e| CliError::Connect {
-            url: args.url.clone(),
-            reason: e.to_string(),
+    let mut builder = Client::builder(&args.url);
+    if let Some(key) = &args.api_key {
+        builder = builder.api_key(key.as_str());
+    }
+    if let Some(path) = &args.ca_cert {
+        let pem = std::fs::read(path).map_err(|source| CliError::CaCert {
+            path: path.clone(),
+            source,
         })?;
+        builder = builder.ca_certificate_pem(pem);
+    }
+    let client = builder.connect().await.map_err(failed)?;
     if args.create {
         let metric = match args.metric.expect("clap requires --metric with --create") {
             Metric::L2Squared => pb::Metric::L2,
             Metric::Cosine => pb::Metric::Cosine,
             Metric::InnerProduct => pb::Metric::Ip,
         };
-        CollectionsClient::new(channel.clone())
-            .create(pb::CreateCollectionRequest {
+        client
+            .create_collection(pb::CreateCollectionRequest {
                 name: args.collection.clone(),
                 dim: dim as u32,
                 metric: metric as i32,
                 ..Default::default()
             })
             .await
-            .map_err(remote)?;
+            .map_err(failed)?;
     }
     let bar = progress_bar(reader.rows());
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::UpsertRequest>(4);
@@ -117,12 +138,10 @@ async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
         Ok(())
     });
     let start = Instant::now();
-    let done = PointsClient::new(channel)
-        .max_encoding_message_size(usize::MAX)
-        .upsert_stream(ReceiverStream::new(rx))
+    let done = client
+        .upsert_from_stream(ReceiverStream::new(rx))
         .await
-        .map_err(remote)?
-        .into_inner();
+        .map_err(failed)?;
     producer.await.expect("the reader does not panic")?;
     bar.finish_and_clear();
     Ok((done.points, start.elapsed().as_secs_f64()))

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use crate::config::{FileConfig, ServeConfig, DEFAULT_ADDR};
+use crate::config::{ApiKey, ApiKeys, FileConfig, ServeConfig, TlsFiles, DEFAULT_ADDR};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -25,6 +25,21 @@ pub(crate) struct ServeArgs {
     /// Log filter, e.g. `info` or `waypoint=debug` [default: info].
     #[arg(long, env = "WAYPOINT_LOG")]
     log: Option<String>,
+    /// PEM certificate chain: serve TLS (needs --tls-key too).
+    #[arg(long, env = "WAYPOINT_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "WAYPOINT_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Read-write API key: every call (except health) must then send
+    /// `authorization: Bearer <key>`. Prefer the env variable or the config
+    /// file: a flag is visible to other users in the process list.
+    #[arg(long, env = "WAYPOINT_API_KEY", hide_env_values = true)]
+    api_key: Option<ApiKey>,
+    /// Read-only API key: searches, gets, counts and listings only; writes
+    /// with it get PERMISSION_DENIED.
+    #[arg(long, env = "WAYPOINT_READ_ONLY_API_KEY", hide_env_values = true)]
+    read_only_api_key: Option<ApiKey>,
 }
 
 pub(crate) fn run(args: ServeArgs, _out: &mut impl Write) -> Result<(), CliError> {
@@ -42,6 +57,16 @@ pub(crate) fn run(args: ServeArgs, _out: &mut impl Write) -> Result<(), CliError
             .or(file.addr)
             .unwrap_or_else(|| DEFAULT_ADDR.parse().expect("a valid default address")),
         log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        tls: TlsFiles::from_pair(
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        )
+        .map_err(CliError::Config)?,
+        api_keys: ApiKeys::new(
+            args.api_key.or(file.api_key),
+            args.read_only_api_key.or(file.read_only_api_key),
+        )
+        .map_err(CliError::Config)?,
         limits: file.limits,
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)

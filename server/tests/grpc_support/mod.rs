@@ -27,19 +27,26 @@ impl Server {
     /// Starts `waypoint serve` over `data_dir` on a free port, with extra
     /// arguments, and waits (at most 60 s) until it listens.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_full(data_dir, extra, &[], "warn", Stdio::inherit())
+    }
+
+    /// [`Server::start_with`] with environment variables `env` set for the
+    /// server only, the log filter `log`, and its log (stderr) going to
+    /// `stderr`.
+    pub fn start_full(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: &str,
+        stderr: Stdio,
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--log",
-                "warn",
-                "--data-dir",
-            ])
+            .args(["serve", "--addr", "127.0.0.1:0", "--log", log, "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start waypoint serve");
         let stdout = child.stdout.take().unwrap();
@@ -116,6 +123,22 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Asserts that the server on `channel` reports `waypoint.v1.Points` as
+/// SERVING (the health check carries no API key).
+pub async fn assert_serving(channel: Channel) {
+    let health = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "waypoint.v1.Points".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        health.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 }
 
 /// Deterministic pseudo-random values in [-1, 1).
