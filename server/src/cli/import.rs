@@ -10,14 +10,13 @@ use std::time::Instant;
 
 use clap::Args;
 use tokio_stream::wrappers::ReceiverStream;
-use waypoint_client::{Client, ClientError};
 use waypoint_datasets::Reader;
 use waypoint_index::Metric;
 use waypoint_proto::v1 as pb;
 
 use super::load::progress_bar;
+use super::remote::{self, RemoteArgs};
 use super::{parse_metric, CliError};
-use crate::config::ApiKey;
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
@@ -26,14 +25,8 @@ pub(crate) struct ImportArgs {
     /// Server URL, e.g. http://127.0.0.1:6543 (https:// for TLS).
     #[arg(long, env = "WAYPOINT_URL")]
     url: String,
-    /// API key of a server that requires one (sent as
-    /// `authorization: Bearer <key>`); imports need the read-write key.
-    #[arg(long, env = "WAYPOINT_API_KEY", hide_env_values = true)]
-    api_key: Option<ApiKey>,
-    /// PEM CA certificate to trust for an https:// URL, besides the public
-    /// web roots (for a server with a private CA).
-    #[arg(long, env = "WAYPOINT_CA_CERT")]
-    ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// Collection to write to.
     #[arg(long)]
     collection: String,
@@ -63,32 +56,8 @@ pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError
 async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
     let mut reader = Reader::<f32>::open(&args.vectors)?;
     let dim = reader.dim();
-    let failed = |e: ClientError| match e {
-        ClientError::Status { code, message } => CliError::Remote {
-            url: args.url.clone(),
-            status: tonic::Status::new(code, message),
-        },
-        ClientError::Connect { reason, .. } => CliError::Connect {
-            url: args.url.clone(),
-            reason,
-        },
-        other => CliError::Connect {
-            url: args.url.clone(),
-            reason: other.to_string(),
-        },
-    };
-    let mut builder = Client::builder(&args.url);
-    if let Some(key) = &args.api_key {
-        builder = builder.api_key(key.as_str());
-    }
-    if let Some(path) = &args.ca_cert {
-        let pem = std::fs::read(path).map_err(|source| CliError::CaCert {
-            path: path.clone(),
-            source,
-        })?;
-        builder = builder.ca_certificate_pem(pem);
-    }
-    let client = builder.connect().await.map_err(failed)?;
+    let failed = |e| remote::failed(&args.url, e);
+    let client = args.remote.connect(&args.url).await?;
     if args.create {
         let metric = match args.metric.expect("clap requires --metric with --create") {
             Metric::L2Squared => pb::Metric::L2,

@@ -9,6 +9,7 @@ mod import;
 mod inspect;
 mod load;
 mod quickstart;
+mod remote;
 mod report;
 mod route_eval;
 mod search;

@@ -21,6 +21,7 @@ use waypoint_client::router::{
 use waypoint_client::{pb, Client};
 use waypoint_datasets::eval::percentile_us;
 
+use super::remote::RemoteArgs;
 use super::CliError;
 
 const MODEL: &str = "all-MiniLM-L6-v2";
@@ -34,6 +35,8 @@ pub(crate) struct RouteEvalArgs {
     /// started on 127.0.0.1 over a temporary directory.
     #[arg(long)]
     url: Option<String>,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// Skip the remote backend.
     #[arg(long)]
     embedded_only: bool,
@@ -320,14 +323,7 @@ async fn run_async(args: &RouteEvalArgs, out: &mut impl Write) -> Result<(), Cli
         }
     };
     let client = match &url {
-        Some(url) => Some(
-            Client::connect(url.clone())
-                .await
-                .map_err(|e| CliError::Connect {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                })?,
-        ),
+        Some(url) => Some(args.remote.connect(url).await?),
         None => None,
     };
 

@@ -1,0 +1,64 @@
+//! How CLI commands reach a running server: `--api-key` and `--ca-cert`,
+//! shared by every command that takes a `--url`, and the mapping of client
+//! errors to [`CliError`] naming the URL.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use waypoint_client::{Client, ClientError};
+
+use super::CliError;
+use crate::config::ApiKey;
+
+/// Credentials and trust for a server URL.
+#[derive(Debug, Args)]
+pub(crate) struct RemoteArgs {
+    /// API key of a server that requires one (sent as
+    /// `authorization: Bearer <key>`); writes need the read-write key.
+    #[arg(long, env = "WAYPOINT_API_KEY", hide_env_values = true)]
+    api_key: Option<ApiKey>,
+    /// PEM CA certificate to trust for an https:// URL, besides the public
+    /// web roots (for a server with a private CA).
+    #[arg(long, env = "WAYPOINT_CA_CERT")]
+    ca_cert: Option<PathBuf>,
+}
+
+impl RemoteArgs {
+    /// A client of `url` with these credentials.
+    ///
+    /// # Errors
+    /// [`CliError::CaCert`] if the CA file cannot be read,
+    /// [`CliError::Connect`] if the server cannot be reached.
+    pub(crate) async fn connect(&self, url: &str) -> Result<Client, CliError> {
+        let mut builder = Client::builder(url);
+        if let Some(key) = &self.api_key {
+            builder = builder.api_key(key.as_str());
+        }
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path).map_err(|source| CliError::CaCert {
+                path: path.clone(),
+                source,
+            })?;
+            builder = builder.ca_certificate_pem(pem);
+        }
+        builder.connect().await.map_err(|e| failed(url, e))
+    }
+}
+
+/// A client error as a [`CliError`] naming `url`.
+pub(crate) fn failed(url: &str, e: ClientError) -> CliError {
+    match e {
+        ClientError::Status { code, message } => CliError::Remote {
+            url: url.to_string(),
+            status: tonic::Status::new(code, message),
+        },
+        ClientError::Connect { reason, .. } => CliError::Connect {
+            url: url.to_string(),
+            reason,
+        },
+        other => CliError::Connect {
+            url: url.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
