@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use grpc_support::{integer, keyword, random_f32, Server};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use waypoint_client::{pb, Client, ClientError, RetryPolicy};
+use waypoint_client::{pb, Client, ClientError};
 
 const COLLECTION: &str = "crash";
 const DIM: usize = 8;
@@ -213,15 +213,6 @@ async fn drive(
     }
 }
 
-async fn connect(server: &Server) -> Client {
-    Client::builder(server.url.clone())
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(60))
-        .connect()
-        .await
-        .expect("connect to the server")
-}
-
 /// Reads every id back and checks it against `model` with `in_flight`
 /// either wholly applied or wholly not; returns the model that matched.
 async fn check_points(client: &Client, model: &Model, in_flight: &Op, label: &str) -> Model {
@@ -381,7 +372,8 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_write_and_applies_no_hal
     let (mut total_acked, mut applied_in_flight) = (0, 0);
 
     let server = Server::start(dir.path());
-    connect(&server)
+    server
+        .client()
         .await
         .create_collection(pb::CreateCollectionRequest {
             name: COLLECTION.into(),
@@ -398,7 +390,7 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_write_and_applies_no_hal
         let running = server.take().unwrap();
         let killed = Arc::new(AtomicBool::new(false));
         let writer = tokio::spawn(drive(
-            connect(&running).await,
+            running.client().await,
             model.clone(),
             op_rng,
             next_version,
@@ -417,7 +409,7 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_write_and_applies_no_hal
         total_acked += driven.acked;
 
         let restarted = Server::start(dir.path());
-        let client = connect(&restarted).await;
+        let client = restarted.client().await;
         client
             .get_collection(pb::GetCollectionRequest {
                 name: COLLECTION.into(),
@@ -433,7 +425,8 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_write_and_applies_no_hal
         server = Some(restarted);
     }
     let server = server.unwrap();
-    let segments = connect(&server)
+    let segments = server
+        .client()
         .await
         .get_collection(pb::GetCollectionRequest {
             name: COLLECTION.into(),
