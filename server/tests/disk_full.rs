@@ -56,6 +56,19 @@ fn batch(b: u64) -> Vec<pb::Point> {
         .collect()
 }
 
+/// Writes `path` until the disk is full.
+fn fill(path: &std::path::Path) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).unwrap();
+    let chunk = [7u8; 4096];
+    loop {
+        if let Err(e) = file.write_all(&chunk).and_then(|()| file.sync_all()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{e}");
+            return;
+        }
+    }
+}
+
 async fn upsert(client: &Client, b: u64) -> Result<(), ClientError> {
     client
         .upsert(pb::UpsertRequest {
@@ -161,14 +174,50 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers_when_space_
         "the message names the file: {message}"
     );
 
-    // Still full: the same write is refused again and changed nothing;
-    // reads answer with every acknowledged point.
+    // Take the last free pages too, so that every write that needs a new
+    // page must fail (the WAL's last page may still have room for a few
+    // bytes): the same upsert, a delete of many ids and a create are
+    // refused alike and change nothing; reads answer with every
+    // acknowledged point.
+    let filler = scratch.path().join("filler");
+    fill(&filler);
     let again = upsert(&client, acked).await.unwrap_err();
-    assert_eq!(again.code(), refusal.code(), "{again}");
+    assert_eq!(again.code(), Code::ResourceExhausted, "{again}");
+    let delete = client
+        .delete_points(pb::DeletePointsRequest {
+            collection: COLLECTION.into(),
+            selector: Some(pb::delete_points_request::Selector::Ids(pb::PointIds {
+                ids: (0..20 * BATCH).collect(),
+            })),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(delete.code(), Code::ResourceExhausted, "{delete}");
+    assert!(delete.to_string().contains("disk full"), "{delete}");
+    let create = client
+        .create_collection(pb::CreateCollectionRequest {
+            name: "other".into(),
+            dim: 4,
+            metric: pb::Metric::L2 as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(create.code(), Code::ResourceExhausted, "{create}");
+    let entries: Vec<_> = std::fs::read_dir(data_dir.join("collections"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        entries,
+        [COLLECTION],
+        "a failed create leaves nothing behind"
+    );
     check_acknowledged(&client, acked, "while the disk is full").await;
 
     // Free space: writes succeed again (and the seal that failed is done).
     std::fs::remove_file(&ballast).unwrap();
+    std::fs::remove_file(&filler).unwrap();
     for _ in 0..3 {
         upsert(&client, acked)
             .await
