@@ -345,6 +345,15 @@ async fn check_search(client: &Client, model: &Model, label: &str) {
     );
 }
 
+/// The temporary files (names with `.tmp-`) in `dir`.
+fn temp_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tmp-"))
+        .collect()
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     let text = std::env::var(name).ok()?;
     Some(
@@ -369,7 +378,8 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_write_and_applies_no_hal
     let mut kill_rng = StdRng::seed_from_u64(!seed);
     let mut model = Model::new();
     let mut next_version = 1;
-    let (mut total_acked, mut applied_in_flight) = (0, 0);
+    let (mut total_acked, mut applied_in_flight, mut mid_file_write) = (0, 0, 0);
+    let collection_dir = dir.path().join("collections").join(COLLECTION);
 
     let server = Server::start(dir.path());
     server
@@ -407,6 +417,9 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_write_and_applies_no_hal
         op_rng = driven.rng;
         next_version = driven.next_version;
         total_acked += driven.acked;
+        if !temp_files(&collection_dir).is_empty() {
+            mid_file_write += 1; // the kill hit a seal writing a file
+        }
 
         let restarted = Server::start(dir.path());
         let client = restarted.client().await;
@@ -416,6 +429,11 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_write_and_applies_no_hal
             })
             .await
             .unwrap_or_else(|e| panic!("{label}: the collection did not open: {e}"));
+        let leftovers = temp_files(&collection_dir);
+        assert!(
+            leftovers.is_empty(),
+            "{label}: temporary files survive a restart: {leftovers:?}"
+        );
         let before = driven.model.clone();
         model = check_points(&client, &driven.model, &driven.in_flight, &label).await;
         if model != before {
@@ -439,7 +457,7 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_write_and_applies_no_hal
         .unwrap()
         .segments;
     println!(
-        "crash_safety: {iterations} kills, {total_acked} acknowledged operations, {applied_in_flight} in-flight operations found applied, {} live points in {segments} segments, {:.1} s",
+        "crash_safety: {iterations} kills ({mid_file_write} during a seal's file write), {total_acked} acknowledged operations, {applied_in_flight} in-flight operations found applied, {} live points in {segments} segments, {:.1} s",
         model.len(),
         started.elapsed().as_secs_f64()
     );
