@@ -15,6 +15,22 @@
 //! A crash at any step leaves either the old manifest (the WAL still holds
 //! everything) or the new one (replay skips what it covers).
 //!
+//! **Failures.** A write whose WAL append fails (a full disk:
+//! [`StorageError::DiskFull`]) is rolled back and changes nothing. A seal
+//! that fails leaves the previous segments in force and removes its files;
+//! the write that triggered it is still acknowledged (it is in the WAL),
+//! and the seal is retried by a write at least `SEAL_RETRY_DELAY` later.
+//! When a failure cannot be undone (the WAL cannot be cut back, a logged
+//! write fails to apply) the collection refuses writes with
+//! [`StorageError::WritesStopped`] until a restart recovers from the files;
+//! reads go on.
+//!
+//! **Concurrency.** Searches run under a read lock alongside the write in
+//! progress: they may see a point of an unacknowledged upsert batch before
+//! the rest of it (a replaced point with its new vector but still its old
+//! payload), but never a point whose delete was acknowledged before the
+//! search began (`tests/stress.rs`).
+//!
 //! **Invariant.** An id is live in at most one segment: an upsert of an id
 //! held by a sealed segment tombstones it there, so only the newest version
 //! is ever returned.
