@@ -496,34 +496,43 @@ impl Collection {
                 return Err(e);
             }
         };
+        // The files are written under the read lock, so searches go on; the
+        // writer lock keeps tombstones and the manifest from changing.
         let manifest_path = self.dir.join(MANIFEST_FILE);
-        let mut state = self.state.write();
-        let mut manifest = state.manifest.clone();
-        manifest.segments.push(number);
-        manifest.next_segment = number + 1;
-        manifest.checkpoint_lsn = wal.next_lsn() - 1;
-        let stored = state
-            .sealed
-            .iter_mut()
-            .try_for_each(|sealed| sealed.persist_tombstones(&self.dir))
-            .and_then(|()| manifest.store(&manifest_path));
-        let unsynced = match stored {
-            Ok(()) => None,
-            Err(e) => match Manifest::load(&manifest_path) {
-                Ok(on_disk) if on_disk == manifest => Some(e),
-                Ok(_) => {
-                    drop(state);
-                    Sealed::remove_files(&self.dir, number);
-                    return Err(e);
-                }
-                Err(unreadable) => {
-                    wal.stop(format!(
-                        "sealing segment {number}: writing the manifest failed ({e}) and reading it back failed ({unreadable})"
-                    ));
-                    return Err(e);
-                }
-            },
+        let (manifest, unsynced) = {
+            let state = self.state.read();
+            let mut manifest = state.manifest.clone();
+            manifest.segments.push(number);
+            manifest.next_segment = number + 1;
+            manifest.checkpoint_lsn = wal.next_lsn() - 1;
+            let stored = state
+                .sealed
+                .iter()
+                .try_for_each(|sealed| sealed.persist_tombstones(&self.dir))
+                .and_then(|()| manifest.store(&manifest_path));
+            let unsynced = match stored {
+                Ok(()) => None,
+                Err(e) => match Manifest::load(&manifest_path) {
+                    Ok(on_disk) if on_disk == manifest => Some(e),
+                    Ok(_) => {
+                        drop(state);
+                        Sealed::remove_files(&self.dir, number);
+                        return Err(e);
+                    }
+                    Err(unreadable) => {
+                        wal.stop(format!(
+                            "sealing segment {number}: writing the manifest failed ({e}) and reading it back failed ({unreadable})"
+                        ));
+                        return Err(e);
+                    }
+                },
+            };
+            (manifest, unsynced)
         };
+        let mut state = self.state.write();
+        for sealed in &mut state.sealed {
+            sealed.dirty = false;
+        }
         state.manifest = manifest;
         state.sealed.push(Sealed {
             number,
