@@ -158,6 +158,7 @@ impl Wal {
                 self.stop(format!(
                     "an append failed ({failed}) and cutting the partial record off failed too ({rollback})"
                 ));
+                // Stopped now: this reports it.
                 self.check_writable()?;
             }
             return Err(failed);
@@ -171,7 +172,7 @@ impl Wal {
     ///
     /// # Errors
     /// [`StorageError::WritesStopped`] with the reason given to [`Wal::stop`].
-    pub fn check_writable(&self) -> Result<(), StorageError> {
+    fn check_writable(&self) -> Result<(), StorageError> {
         match &self.stopped {
             None => Ok(()),
             Some(reason) => Err(StorageError::WritesStopped {
@@ -184,7 +185,7 @@ impl Wal {
     /// Refuses every later append with [`StorageError::WritesStopped`]
     /// giving `reason`, until the log is reopened. For failures after which
     /// the log, or the state built from it, can no longer be trusted.
-    pub fn stop(&mut self, reason: String) {
+    pub(crate) fn stop(&mut self, reason: String) {
         tracing::error!(wal = %self.path.display(), %reason, "writes stopped until restart");
         self.stopped.get_or_insert(reason);
     }
