@@ -4,11 +4,12 @@
 //! | error | status |
 //! |---|---|
 //! | bad argument, bad vector, `k = 0` | `INVALID_ARGUMENT` |
-//! | above a limit, index full, response over `max_message_bytes` | `RESOURCE_EXHAUSTED` |
+//! | above a limit, index full, disk full, response over `max_message_bytes` | `RESOURCE_EXHAUSTED` |
 //! | request over `max_message_bytes` (tonic, before reading it) | `OUT_OF_RANGE` |
 //! | unknown collection | `NOT_FOUND` |
 //! | name taken | `ALREADY_EXISTS` |
 //! | collection failed to open, corrupt file | `DATA_LOSS` |
+//! | writes stopped until restart (a failed write could not be undone) | `UNAVAILABLE` |
 //! | I/O | `INTERNAL` |
 //! | deadline passed | `DEADLINE_EXCEEDED` |
 
@@ -25,7 +26,10 @@ pub fn to_status(e: StorageError) -> Status {
     let message = e.to_string();
     match e {
         StorageError::InvalidArgument(_) => Status::invalid_argument(message),
-        StorageError::LimitExceeded(_) => Status::resource_exhausted(message),
+        StorageError::LimitExceeded(_) | StorageError::DiskFull { .. } => {
+            Status::resource_exhausted(message)
+        }
+        StorageError::WritesStopped { .. } => Status::unavailable(message),
         StorageError::NotFound(_) => Status::not_found(message),
         StorageError::AlreadyExists(_) => Status::already_exists(message),
         StorageError::Unavailable { .. } | StorageError::Corrupt { .. } => {

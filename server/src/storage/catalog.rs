@@ -122,11 +122,13 @@ impl Catalog {
             .collect()
     }
 
-    /// Creates collection `config.name`.
+    /// Creates collection `config.name`. A create that fails leaves no
+    /// files behind.
     ///
     /// # Errors
     /// [`StorageError::InvalidArgument`] for a bad name or config,
-    /// [`StorageError::AlreadyExists`], [`StorageError::Io`].
+    /// [`StorageError::AlreadyExists`], [`StorageError::DiskFull`],
+    /// [`StorageError::Io`].
     pub fn create(&self, config: Config) -> Result<Arc<Collection>, StorageError> {
         validate_name(&config.name)?;
         config.validate()?;
@@ -138,13 +140,29 @@ impl Catalog {
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir(&staging).map_err(|e| StorageError::io(&staging, e))?;
         let name = config.name.clone();
-        Collection::create(&staging, &config)?;
         let path = self.root.join(&name);
-        std::fs::rename(&staging, &path).map_err(|e| StorageError::io(&path, e))?;
-        fsio::sync_dir(&self.root)?;
-        let collection = start(Collection::open(&path)?);
-        slots.insert(name, Slot::Open(Arc::clone(&collection)));
-        Ok(collection)
+        let mut renamed = false;
+        let created = Collection::create(&staging, &config)
+            .and_then(|()| {
+                std::fs::rename(&staging, &path).map_err(|e| StorageError::io(&path, e))?;
+                renamed = true;
+                fsio::sync_dir(&self.root)
+            })
+            .and_then(|()| Collection::open(&path));
+        match created {
+            Ok(collection) => {
+                let collection = start(collection);
+                slots.insert(name, Slot::Open(Arc::clone(&collection)));
+                Ok(collection)
+            }
+            Err(e) => {
+                // Undo, so that a failed create (a full disk, say) leaves
+                // no files behind and can simply be retried.
+                let leftover = if renamed { &path } else { &staging };
+                let _ = std::fs::remove_dir_all(leftover);
+                Err(e)
+            }
+        }
     }
 
     /// Deletes collection `name` and its files (also an unavailable one).

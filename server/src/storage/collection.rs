@@ -15,6 +15,22 @@
 //! A crash at any step leaves either the old manifest (the WAL still holds
 //! everything) or the new one (replay skips what it covers).
 //!
+//! **Failures.** A write whose WAL append fails (a full disk:
+//! [`StorageError::DiskFull`]) is rolled back and changes nothing. A seal
+//! that fails leaves the previous segments in force and removes its files;
+//! the write that triggered it is still acknowledged (it is in the WAL),
+//! and the seal is retried by a write at least `SEAL_RETRY_DELAY` later.
+//! When a failure cannot be undone (the WAL cannot be cut back, a logged
+//! write fails to apply) the collection refuses writes with
+//! [`StorageError::WritesStopped`] until a restart recovers from the files;
+//! reads go on.
+//!
+//! **Concurrency.** Searches run under a read lock alongside the write in
+//! progress: they may see a point of an unacknowledged upsert batch before
+//! the rest of it (a replaced point with its new vector but still its old
+//! payload), but never a point whose delete was acknowledged before the
+//! search began (`tests/stress.rs`).
+//!
 //! **Invariant.** An id is live in at most one segment: an upsert of an id
 //! held by a sealed segment tombstones it there, so only the newest version
 //! is ever returned.
@@ -22,6 +38,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
@@ -187,13 +204,24 @@ struct State {
     manifest: Manifest,
 }
 
+/// After a seal fails (a full disk, say), the writes that follow skip
+/// sealing for this long instead of each rewriting the whole segment.
+const SEAL_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// What the writer lock guards.
+struct Writer {
+    wal: Wal,
+    /// Set after a failed seal: no new attempt before this instant.
+    seal_retry_at: Option<Instant>,
+}
+
 /// An open collection. Every method blocks (disk and CPU): call them off
 /// the async runtime.
 pub struct Collection {
     config: Config,
     dir: PathBuf,
     /// The writer lock: held across log, apply and seal of one write.
-    wal: Mutex<Wal>,
+    writer: Mutex<Writer>,
     state: RwLock<State>,
 }
 
@@ -236,8 +264,10 @@ impl Collection {
             .validate()
             .map_err(|e| StorageError::corrupt(&config_path, 0, e.to_string()))?;
         let manifest = Manifest::load(&dir.join(MANIFEST_FILE))?;
-        // Files of a seal that crashed before its manifest was written.
+        // Files of a seal that crashed before its manifest was written, and
+        // temporary files of writes a crash interrupted.
         Sealed::remove_files(dir, manifest.next_segment);
+        fsio::remove_temp_files(dir);
 
         let mut state = State {
             appendable: Arc::new(new_appendable(&config)?),
@@ -293,7 +323,10 @@ impl Collection {
         Ok(Collection {
             config,
             dir: dir.to_path_buf(),
-            wal: Mutex::new(recovered.wal),
+            writer: Mutex::new(Writer {
+                wal: recovered.wal,
+                seal_retry_at: None,
+            }),
             state: RwLock::new(state),
         })
     }
@@ -398,11 +431,15 @@ impl Collection {
     /// the current state), applies it, and seals if the appendable segment
     /// is full. Returns `(lsn, logged)`; `(0, false)` if `make` returned
     /// `None`.
+    ///
+    /// A logged operation that fails to apply leaves memory behind the log,
+    /// so the WAL is stopped: writes fail with
+    /// [`StorageError::WritesStopped`] until a restart replays the log.
     fn write(
         &self,
         make: impl FnOnce(&State) -> Option<Operation>,
     ) -> Result<(u64, bool), StorageError> {
-        let mut wal = self.wal.lock();
+        let mut writer = self.writer.lock();
         let op = {
             let state = self.state.read();
             make(&state)
@@ -410,16 +447,26 @@ impl Collection {
         let Some(op) = op else {
             return Ok((0, false));
         };
-        let lsn = wal.append(&op, self.config.wal_sync == WalSync::Always)?;
-        self.state.read().link_vectors(&op)?;
+        let lsn = writer
+            .wal
+            .append(&op, self.config.wal_sync == WalSync::Always)?;
+        if let Err(e) = self.state.read().link_vectors(&op) {
+            writer.wal.stop(format!(
+                "the write at LSN {lsn} is logged but applying it failed ({e})"
+            ));
+            return Err(e);
+        }
         self.state.write().bookkeep(op);
         let full =
             self.state.read().appendable.node_count() as u64 >= self.config.segment_max_points;
-        if full {
+        let due = writer.seal_retry_at.is_none_or(|at| Instant::now() >= at);
+        if full && due {
             // The write is durable in the WAL whatever happens here; a
-            // failed seal is retried by the next write.
-            if let Err(e) = self.seal(&mut wal) {
-                tracing::error!(collection = %self.config.name, error = %e, "sealing the appendable segment failed");
+            // failed seal changed nothing and is retried by a later write.
+            writer.seal_retry_at = None;
+            if let Err(e) = self.seal(&mut writer.wal) {
+                tracing::error!(collection = %self.config.name, error = %e, "sealing the appendable segment failed; retrying in {SEAL_RETRY_DELAY:?}");
+                writer.seal_retry_at = Some(Instant::now() + SEAL_RETRY_DELAY);
             }
         }
         Ok((lsn, true))
@@ -427,11 +474,84 @@ impl Collection {
 
     /// Seals the appendable segment (see the module docs). Holds the writer
     /// lock, so no write is in between.
+    ///
+    /// A failure before the manifest is replaced removes the new segment's
+    /// files and changes nothing else (tombstone files it already rewrote
+    /// hold only deletes the WAL replays anyway). If the manifest was
+    /// replaced but the directory fsync failed, the seal stands in memory
+    /// and the WAL is kept (replay skips what the manifest covers); if it is
+    /// unknown whether it was replaced, writes stop until a restart.
     fn seal(&self, wal: &mut Wal) -> Result<(), StorageError> {
         let (hnsw, number) = {
             let state = self.state.read();
             (Arc::clone(&state.appendable), state.manifest.next_segment)
         };
+        let prepared = self
+            .write_segment(&hnsw, number)
+            .and_then(|view| Ok((view, Arc::new(new_appendable(&self.config)?))));
+        let (view, fresh) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                Sealed::remove_files(&self.dir, number);
+                return Err(e);
+            }
+        };
+        // The files are written under the read lock, so searches go on; the
+        // writer lock keeps tombstones and the manifest from changing.
+        let manifest_path = self.dir.join(MANIFEST_FILE);
+        let (manifest, unsynced) = {
+            let state = self.state.read();
+            let mut manifest = state.manifest.clone();
+            manifest.segments.push(number);
+            manifest.next_segment = number + 1;
+            manifest.checkpoint_lsn = wal.next_lsn() - 1;
+            let stored = state
+                .sealed
+                .iter()
+                .try_for_each(|sealed| sealed.persist_tombstones(&self.dir))
+                .and_then(|()| manifest.store(&manifest_path));
+            let unsynced = match stored {
+                Ok(()) => None,
+                Err(e) => match Manifest::load(&manifest_path) {
+                    Ok(on_disk) if on_disk == manifest => Some(e),
+                    Ok(_) => {
+                        drop(state);
+                        Sealed::remove_files(&self.dir, number);
+                        return Err(e);
+                    }
+                    Err(unreadable) => {
+                        wal.stop(format!(
+                            "sealing segment {number}: writing the manifest failed ({e}) and reading it back failed ({unreadable})"
+                        ));
+                        return Err(e);
+                    }
+                },
+            };
+            (manifest, unsynced)
+        };
+        let mut state = self.state.write();
+        for sealed in &mut state.sealed {
+            sealed.dirty = false;
+        }
+        state.manifest = manifest;
+        state.sealed.push(Sealed {
+            number,
+            view,
+            tombstones: RoaringTreemap::new(),
+            dirty: false,
+        });
+        state.appendable = fresh;
+        drop(state);
+        tracing::info!(collection = %self.config.name, segment = number, points = hnsw.len(), "sealed a segment");
+        match unsynced {
+            None => wal.truncate(),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// Writes segment `number`'s index and points files from `hnsw` and
+    /// opens the index as an mmap view.
+    fn write_segment(&self, hnsw: &Hnsw, number: u64) -> Result<HnswView, StorageError> {
         let path = segment::index_path(&self.dir, number);
         hnsw.save(&path)?;
         {
@@ -444,27 +564,7 @@ impl Collection {
                 .collect();
             segment::write_points(&self.dir, number, &points)?;
         }
-        let view = HnswView::open(&path)?;
-        let mut state = self.state.write();
-        for sealed in &mut state.sealed {
-            sealed.persist_tombstones(&self.dir)?;
-        }
-        let mut manifest = state.manifest.clone();
-        manifest.segments.push(number);
-        manifest.next_segment = number + 1;
-        manifest.checkpoint_lsn = wal.next_lsn() - 1;
-        manifest.store(&self.dir.join(MANIFEST_FILE))?;
-        state.manifest = manifest;
-        state.sealed.push(Sealed {
-            number,
-            view,
-            tombstones: RoaringTreemap::new(),
-            dirty: false,
-        });
-        state.appendable = Arc::new(new_appendable(&self.config)?);
-        drop(state);
-        tracing::info!(collection = %self.config.name, segment = number, points = hnsw.len(), "sealed a segment");
-        wal.truncate()
+        Ok(HnswView::open(&path)?)
     }
 
     /// fsyncs the WAL.
@@ -472,7 +572,7 @@ impl Collection {
     /// # Errors
     /// [`StorageError::Io`].
     pub fn sync(&self) -> Result<(), StorageError> {
-        self.wal.lock().sync()
+        self.writer.lock().wal.sync()
     }
 
     /// The present points among `ids`, in request order.
@@ -729,5 +829,95 @@ impl State {
                 .find(|s| s.contains(id))
                 .and_then(|s| s.view.get_vector(id).map(<[f32]>::to_vec))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(segment_max_points: u64) -> Config {
+        Config {
+            name: "c".into(),
+            dim: 4,
+            metric: Metric::L2Squared,
+            m: 8,
+            ef_construction: 32,
+            segment_max_points,
+            wal_sync: WalSync::Always,
+            wal_sync_interval_ms: 0,
+        }
+    }
+
+    fn point(id: u64) -> PointWrite {
+        PointWrite {
+            id,
+            vector: vec![id as f32, 1.0, 2.0, 3.0],
+            payload: Payload::new(),
+        }
+    }
+
+    fn file_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn ids_found(c: &Collection, ids: std::ops::Range<u64>) -> Vec<u64> {
+        ids.filter(|&id| {
+            let hits = c
+                .search(&Query {
+                    vector: point(id).vector,
+                    k: 1,
+                    ef: None,
+                    exact: false,
+                    filter: None,
+                    with_payload: false,
+                    with_vectors: false,
+                })
+                .unwrap();
+            hits.first().map(|h| h.id) == Some(id)
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_seal_that_fails_midway_changes_nothing_and_is_retried_later() {
+        let dir = tempfile::tempdir().unwrap();
+        Collection::create(dir.path(), &config(10)).unwrap();
+        let c = Collection::open(dir.path()).unwrap();
+        // A directory where segment 0's points file goes: its rename fails
+        // after the index file was written.
+        let blocker = dir.path().join("seg-000000.points");
+        std::fs::create_dir(&blocker).unwrap();
+        let before = file_names(dir.path());
+
+        c.upsert((0..10).map(point).collect()).unwrap();
+        assert_eq!(
+            file_names(dir.path()),
+            before,
+            "the failed seal removed its index file and temporary files"
+        );
+        assert_eq!(c.stats().segments, 1, "nothing was sealed");
+        assert_eq!(c.count(None), 10);
+        assert_eq!(ids_found(&c, 0..10), (0..10).collect::<Vec<_>>());
+        // Writes go on while the seal waits for its retry.
+        c.upsert((10..12).map(point).collect()).unwrap();
+        assert_eq!(c.stats().segments, 1);
+
+        std::fs::remove_dir(&blocker).unwrap();
+        std::thread::sleep(SEAL_RETRY_DELAY);
+        c.upsert(vec![point(12)]).unwrap();
+        assert_eq!(c.stats().segments, 2, "the retried seal succeeded");
+        drop(c);
+
+        let c = Collection::open(dir.path()).unwrap();
+        assert_eq!(c.count(None), 13);
+        assert_eq!(ids_found(&c, 0..13), (0..13).collect::<Vec<_>>());
+        let stored = c.get(&[12], true, false);
+        assert_eq!(stored[0].vector.as_deref(), Some(&point(12).vector[..]));
     }
 }

@@ -46,6 +46,27 @@ pub enum StorageError {
         /// What was wrong.
         reason: String,
     },
+    /// The disk (or the user's quota) is full: nothing was changed, and the
+    /// same write succeeds once space is freed.
+    #[error("disk full: cannot write {}: {source}; free space on the data directory's disk and retry", path.display())]
+    DiskFull {
+        /// The file that could not grow.
+        path: PathBuf,
+        /// The underlying error (`StorageFull` or `QuotaExceeded`).
+        #[source]
+        source: std::io::Error,
+    },
+    /// The collection refuses writes until the server restarts, because
+    /// its log or its memory can no longer be trusted to match (a failed
+    /// write could not be undone). Reads go on; a restart recovers from the
+    /// files.
+    #[error("writes to {} are stopped until the server restarts: {reason}", path.display())]
+    WritesStopped {
+        /// The collection's WAL.
+        path: PathBuf,
+        /// What failed and could not be undone.
+        reason: String,
+    },
     /// An I/O error on a path.
     #[error("I/O error on {}: {source}", path.display())]
     Io {
@@ -58,10 +79,14 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// An I/O error on `path`: [`StorageError::DiskFull`] when the disk or
+    /// quota is full, [`StorageError::Io`] otherwise.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        StorageError::Io {
-            path: path.into(),
-            source,
+        let path = path.into();
+        if is_disk_full(&source) {
+            StorageError::DiskFull { path, source }
+        } else {
+            StorageError::Io { path, source }
         }
     }
 
@@ -77,12 +102,27 @@ impl StorageError {
         }
     }
 
+    /// An engine error; the engine's own disk-full I/O error (writing a
+    /// segment) becomes [`StorageError::DiskFull`].
     pub(crate) fn engine(context: impl Into<String>, source: waypoint_index::Error) -> Self {
-        StorageError::Engine {
-            context: context.into(),
-            source,
+        match source {
+            waypoint_index::Error::Io { path, source } if is_disk_full(&source) => {
+                StorageError::DiskFull { path, source }
+            }
+            source => StorageError::Engine {
+                context: context.into(),
+                source,
+            },
         }
     }
+}
+
+/// ENOSPC or EDQUOT.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 impl From<waypoint_index::Error> for StorageError {

@@ -1,11 +1,16 @@
 //! Small durable-file helpers: atomic replace (temp file → fsync → rename →
-//! fsync directory) and checksummed files (magic, body, CRC32C footer).
+//! fsync directory), checksummed files (magic, body, CRC32C footer), and
+//! the removal of temporary files a crash left behind.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
 use super::StorageError;
+
+/// Every temporary file of a collection has this in its name: ours start
+/// with it, the engine's index writer appends it (`seg-N.wpi.tmp-PID`).
+const TEMP_MARK: &str = ".tmp-";
 
 /// Replaces `path` with `bytes` atomically: a reader (or a crash) sees the
 /// old file or the new one, never a mix.
@@ -14,13 +19,39 @@ use super::StorageError;
 /// [`StorageError::Io`] naming the file that failed.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| StorageError::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_MARK)
+        .tempfile_in(dir)
+        .map_err(|e| StorageError::io(dir, e))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| StorageError::io(tmp.path(), e))?;
     tmp.persist(path)
         .map_err(|e| StorageError::io(path, e.error))?;
     sync_dir(dir)
+}
+
+/// Removes the temporary files in `dir` (names containing `.tmp-`): left
+/// by writes that a crash interrupted, they are never part of the state.
+/// Best effort: a file that cannot be removed is only logged.
+pub(crate) fn remove_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        if !entry.file_name().to_string_lossy().contains(TEMP_MARK) {
+            continue;
+        }
+        let path = entry.path();
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                tracing::info!(file = %path.display(), "removed a temporary file left by a crash")
+            }
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove a leftover temporary file")
+            }
+        }
+    }
 }
 
 /// fsyncs a directory, so that renames and new files in it are durable.

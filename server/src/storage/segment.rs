@@ -94,11 +94,12 @@ impl Sealed {
         !self.tombstones.contains(id) && self.view.contains(id)
     }
 
-    /// Writes the tombstones file if it changed.
+    /// Writes the tombstones file if it changed (`dirty`); the caller
+    /// clears `dirty` once the manifest that relies on it is written.
     ///
     /// # Errors
-    /// [`StorageError::Io`].
-    pub fn persist_tombstones(&mut self, dir: &Path) -> Result<(), StorageError> {
+    /// [`StorageError::DiskFull`], [`StorageError::Io`].
+    pub fn persist_tombstones(&self, dir: &Path) -> Result<(), StorageError> {
         if !self.dirty {
             return Ok(());
         }
@@ -106,9 +107,7 @@ impl Sealed {
         self.tombstones
             .serialize_into(&mut body)
             .expect("writing to a Vec cannot fail");
-        fsio::write_checked(&tombstones_path(dir, self.number), TOMBSTONES_MAGIC, &body)?;
-        self.dirty = false;
-        Ok(())
+        fsio::write_checked(&tombstones_path(dir, self.number), TOMBSTONES_MAGIC, &body)
     }
 
     /// The `k` nearest live points of this segment that are in `allowed`

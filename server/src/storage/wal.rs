@@ -60,8 +60,11 @@ pub enum Operation {
 pub struct Wal {
     path: PathBuf,
     file: File,
+    /// Bytes of whole records: where the next record starts.
     len: u64,
     next_lsn: u64,
+    /// Why appends are refused (see [`Wal::stop`]); `None` while healthy.
+    stopped: Option<String>,
 }
 
 /// What [`Wal::open`] found.
@@ -107,6 +110,7 @@ impl Wal {
                 file,
                 len: good_len,
                 next_lsn: last_lsn.max(checkpoint_lsn) + 1,
+                stopped: None,
             },
             records,
             torn_bytes,
@@ -126,11 +130,19 @@ impl Wal {
 
     /// Appends `op` as one record and returns its LSN; with `sync` the
     /// record is fsynced before returning. A failed append is rolled back
-    /// (the file is cut back to its previous length).
+    /// (the file is cut back to its previous length). If the rollback fails
+    /// too, the file may end in a partial record that a later record would
+    /// turn from a torn tail into mid-log corruption, so the log stops:
+    /// this and every later append fail until the log is reopened (at
+    /// restart, where the partial record is cut off as a torn tail).
     ///
     /// # Errors
-    /// [`StorageError::Io`]; the log is then as before the call.
+    /// [`StorageError::DiskFull`] or [`StorageError::Io`] when the append
+    /// failed and was rolled back (the log is as before the call);
+    /// [`StorageError::WritesStopped`] when it could not be rolled back, or
+    /// the log was stopped before.
     pub fn append(&mut self, op: &Operation, sync: bool) -> Result<u64, StorageError> {
+        self.check_writable()?;
         let lsn = self.next_lsn;
         let record = encode(lsn, op);
         let written = self.file.write_all(&record).and_then(|()| {
@@ -141,13 +153,41 @@ impl Wal {
             }
         });
         if let Err(e) = written {
-            // Best effort: a partial record left behind is a torn tail anyway.
-            let _ = self.file.set_len(self.len);
-            return Err(StorageError::io(&self.path, e));
+            let failed = StorageError::io(&self.path, e);
+            if let Err(rollback) = self.file.set_len(self.len) {
+                self.stop(format!(
+                    "an append failed ({failed}) and cutting the partial record off failed too ({rollback})"
+                ));
+                // Stopped now: this reports it.
+                self.check_writable()?;
+            }
+            return Err(failed);
         }
         self.len += record.len() as u64;
         self.next_lsn += 1;
         Ok(lsn)
+    }
+
+    /// `Ok` unless the log was stopped.
+    ///
+    /// # Errors
+    /// [`StorageError::WritesStopped`] with the reason given to [`Wal::stop`].
+    fn check_writable(&self) -> Result<(), StorageError> {
+        match &self.stopped {
+            None => Ok(()),
+            Some(reason) => Err(StorageError::WritesStopped {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            }),
+        }
+    }
+
+    /// Refuses every later append with [`StorageError::WritesStopped`]
+    /// giving `reason`, until the log is reopened. For failures after which
+    /// the log, or the state built from it, can no longer be trusted.
+    pub(crate) fn stop(&mut self, reason: String) {
+        tracing::error!(wal = %self.path.display(), %reason, "writes stopped until restart");
+        self.stopped.get_or_insert(reason);
     }
 
     /// fsyncs everything appended so far.
@@ -168,10 +208,13 @@ impl Wal {
     pub fn truncate(&mut self) -> Result<(), StorageError> {
         self.file
             .set_len(0)
-            .and_then(|()| self.file.sync_all())
             .map_err(|e| StorageError::io(&self.path, e))?;
+        // The file is empty now even if the fsync below fails: a rollback
+        // must never cut it back to (extend it to) the old length.
         self.len = 0;
-        Ok(())
+        self.file
+            .sync_all()
+            .map_err(|e| StorageError::io(&self.path, e))
     }
 }
 
@@ -362,5 +405,32 @@ mod tests {
         drop(wal);
         let r = Wal::open(&path, 1).unwrap();
         assert_eq!(r.records, vec![(2, Operation::Delete(vec![2]))]);
+    }
+
+    #[test]
+    fn an_append_that_cannot_be_rolled_back_stops_the_log_until_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal");
+        let ends = write_three(&path);
+        // A read-only handle: the write fails, and so does cutting it back.
+        let mut wal = Wal::open(&path, 0).unwrap().wal;
+        wal.file = File::open(&path).unwrap();
+        for attempt in 0..2 {
+            let err = wal.append(&upsert(4), true).unwrap_err();
+            assert!(
+                matches!(err, StorageError::WritesStopped { .. }),
+                "attempt {attempt}: {err}"
+            );
+            let msg = err.to_string();
+            assert!(msg.contains("until the server restarts"), "{msg}");
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+        }
+        assert_eq!(wal.next_lsn(), 4, "no LSN was used by the failed appends");
+        drop(wal);
+        // Reopening (a restart) recovers every acknowledged record.
+        let mut r = Wal::open(&path, 0).unwrap();
+        assert_eq!(r.records.len(), 3);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[2]);
+        assert_eq!(r.wal.append(&upsert(4), true).unwrap(), 4);
     }
 }

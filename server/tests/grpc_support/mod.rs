@@ -92,6 +92,17 @@ impl Server {
         )
     }
 
+    /// A [`waypoint_client::Client`] that never retries (a test must see
+    /// every failure as it happened), with a 60 s bound on each call.
+    pub async fn client(&self) -> waypoint_client::Client {
+        waypoint_client::Client::builder(self.url.clone())
+            .retry(waypoint_client::RetryPolicy::none())
+            .timeout(Duration::from_secs(60))
+            .connect()
+            .await
+            .expect("connect to the server")
+    }
+
     /// `kill -9`: no chance to flush or clean up.
     pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL the server");
