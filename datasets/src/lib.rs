@@ -4,7 +4,7 @@
 //! `.bvecs` (u8) and `.ivecs` (i32), and NumPy `.npy` (2-D, C order, f32 /
 //! u8 / i32); compute exact ground truth; find the bundled real sample.
 //!
-//! - [`read`], [`read_f32`], [`write`]: whole files, format chosen by the
+//! - [`read`], [`read_f32`], [`write()`]: whole files, format chosen by the
 //!   extension ([`Format`]), values in a row-major [`Matrix`].
 //! - [`Reader`]: the same files streamed a block of rows at a time, for
 //!   files larger than memory.

@@ -34,7 +34,7 @@ enum Workload {
 #[derive(Debug, Parser)]
 #[command(about = "Concurrent gRPC load against a local waypoint server")]
 struct Args {
-    /// Server URL; must be a loopback address (127.0.0.0/8, localhost, [::1]).
+    /// Server URL; must be a loopback address (127.0.0.0/8, localhost, `[::1]`).
     #[arg(long)]
     url: String,
     /// Collection to search or write.

@@ -1,6 +1,6 @@
 //! The gRPC services over the storage layer: [`collections`] and
-//! [`points`] implement `waypoint.v1`, [`convert`] translates messages to
-//! storage types (checking every field), [`status`] maps errors to gRPC
+//! [`points`] implement `waypoint.v1`, `convert` translates messages to
+//! storage types (checking every field), `status` maps errors to gRPC
 //! statuses and runs storage work off the async runtime under the
 //! request's deadline.
 

@@ -7,8 +7,8 @@
 //!   apply → acknowledge), sealing, recovery and search fan-out.
 //! - [`wal`]: the write-ahead log (length, CRC32C, LSN, operation), with torn
 //!   tails told apart from corruption.
-//! - [`segment`]: sealed segments (engine index files opened with mmap) and
-//!   their persisted tombstones and payloads; [`manifest`]: which segments
+//! - `segment`: sealed segments (engine index files opened with mmap) and
+//!   their persisted tombstones and payloads; `manifest`: which segments
 //!   exist and the WAL checkpoint.
 //! - [`payload`], [`filter`]: payload values, their roaring inverted indexes
 //!   and filter evaluation.
