@@ -1,7 +1,8 @@
 //! Durability through the real server: a graceful restart keeps every
 //! point, delete and payload with identical search results; `kill -9` in
 //! the middle of an import never loses an acknowledged batch nor shows a
-//! partial one; a damaged WAL stops only its own collection.
+//! partial one; a damaged WAL stops only its own collection; a second
+//! server on the same data directory is refused.
 
 mod grpc_support;
 
@@ -328,4 +329,59 @@ async fn a_damaged_wal_record_stops_only_its_collection() {
         .into_inner();
     assert_eq!(count.count, 30);
     assert!(server.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_dir_is_refused_and_the_first_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = Server::start(&data);
+    let (mut collections, mut pts) = first.clients().await;
+    collections
+        .create(create("c", DIM as u32, pb::Metric::L2, 0))
+        .await
+        .unwrap();
+    pts.upsert(pb::UpsertRequest {
+        collection: "c".into(),
+        points: points(0..10, 1),
+    })
+    .await
+    .unwrap();
+
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "data directory {} is in use by another waypoint process",
+            data.display()
+        )),
+        "{stderr}"
+    );
+
+    // The first server was not disturbed; after it stops, the lock is free.
+    let count = pts
+        .count(pb::CountRequest {
+            collection: "c".into(),
+            filter: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(count.into_inner().count, 10);
+    first.kill9();
+    let again = Server::start(&data);
+    let (_, mut pts) = again.clients().await;
+    let count = pts
+        .count(pb::CountRequest {
+            collection: "c".into(),
+            filter: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(count.into_inner().count, 10);
+    assert!(again.stop());
 }

@@ -663,7 +663,7 @@ fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]>
                 e.kind, *s as u32
             )));
         }
-        if e.offset % ALIGN != 0 || e.offset < prev_end {
+        if !e.offset.is_multiple_of(ALIGN) || e.offset < prev_end {
             return Err(bad(format!(
                 "offset {} is misaligned or overlaps the previous section",
                 e.offset
@@ -693,7 +693,7 @@ fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]>
                 return Err(bad(format!("length {} bytes, expected {want}", e.length)));
             }
         }
-        if *s == Section::UpperLinks && e.length % 4 != 0 {
+        if *s == Section::UpperLinks && !e.length.is_multiple_of(4) {
             return Err(bad(format!(
                 "length {} is not a whole number of u32 words",
                 e.length

@@ -29,7 +29,9 @@ pub fn to_status(e: StorageError) -> Status {
         StorageError::LimitExceeded(_) | StorageError::DiskFull { .. } => {
             Status::resource_exhausted(message)
         }
-        StorageError::WritesStopped { .. } => Status::unavailable(message),
+        StorageError::WritesStopped { .. } | StorageError::InUse { .. } => {
+            Status::unavailable(message)
+        }
         StorageError::NotFound(_) => Status::not_found(message),
         StorageError::AlreadyExists(_) => Status::already_exists(message),
         StorageError::Unavailable { .. } | StorageError::Corrupt { .. } => {

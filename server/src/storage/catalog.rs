@@ -7,6 +7,7 @@
 //! collection; deletion renames it away first for the same reason.
 
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -50,20 +51,26 @@ enum Slot {
 pub struct Catalog {
     root: PathBuf,
     slots: RwLock<BTreeMap<String, Slot>>,
+    /// Held open for the catalog's lifetime: its exclusive lock keeps a
+    /// second server from writing the same WALs.
+    _lock: File,
 }
 
 impl Catalog {
     /// Opens every collection under `data_dir/collections/` (creating the
-    /// directories if needed). Leftovers of interrupted creates and deletes
-    /// are removed.
+    /// directories if needed), after taking an exclusive lock on
+    /// `data_dir/LOCK` that lasts as long as the catalog. Leftovers of
+    /// interrupted creates and deletes are removed.
     ///
     /// # Errors
+    /// [`StorageError::InUse`] if another process holds the lock;
     /// [`StorageError::Io`] if the directory cannot be created or listed.
     /// Failures of single collections are not errors: they are logged and
     /// the collection answers as unavailable.
     pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
         let root = data_dir.join("collections");
         std::fs::create_dir_all(&root).map_err(|e| StorageError::io(&root, e))?;
+        let lock = lock_data_dir(data_dir)?;
         let mut slots = BTreeMap::new();
         let entries = std::fs::read_dir(&root).map_err(|e| StorageError::io(&root, e))?;
         for entry in entries {
@@ -90,6 +97,7 @@ impl Catalog {
         Ok(Catalog {
             root,
             slots: RwLock::new(slots),
+            _lock: lock,
         })
     }
 
@@ -212,4 +220,24 @@ fn start(collection: Collection) -> Arc<Collection> {
         });
     }
     collection
+}
+
+/// Takes the exclusive advisory lock on `data_dir/LOCK` (released by the
+/// OS when the process exits, however it exits).
+fn lock_data_dir(data_dir: &Path) -> Result<File, StorageError> {
+    let path = data_dir.join("LOCK");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StorageError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StorageError::InUse {
+            dir: data_dir.to_path_buf(),
+            lock: path,
+        }),
+        Err(TryLockError::Error(e)) => Err(StorageError::io(&path, e)),
+    }
 }

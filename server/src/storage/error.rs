@@ -67,6 +67,19 @@ pub enum StorageError {
         /// What failed and could not be undone.
         reason: String,
     },
+    /// *startup*: another process holds the data directory's lock file.
+    #[error(
+        "data directory {} is in use by another waypoint process (it holds a lock on {}); \
+         stop that process or choose another --data-dir",
+        dir.display(),
+        lock.display()
+    )]
+    InUse {
+        /// The data directory.
+        dir: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
     /// An I/O error on a path.
     #[error("I/O error on {}: {source}", path.display())]
     Io {
