@@ -26,11 +26,8 @@ fn generated(n: usize, keys: usize, seed: u64) -> Vec<(Expert, Vec<Vec<f32>>)> {
     (0..n)
         .map(|e| {
             let id = 100 + e as u64;
-            let mut expert = Expert::new(id, format!("task-{e}")).with_base_model(if id % 2 == 0 {
-                "a"
-            } else {
-                "b"
-            });
+            let mut expert = Expert::new(id, format!("task-{e}"))
+                .with_base_model(if id.is_multiple_of(2) { "a" } else { "b" });
             if e % 3 == 0 {
                 expert = expert.with_tag("code");
             }

@@ -29,7 +29,7 @@ impl<T: Element> Matrix<T> {
     /// [`Error::Shape`] if `dim == 0` or `data.len()` is not a multiple of
     /// `dim`.
     pub fn new(dim: usize, data: Vec<T>) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(Error::Shape {
                 dim,
                 len: data.len(),

@@ -245,7 +245,7 @@ fn filtered_search_equals_brute_force_over_the_kept_points() {
         flat.add(i as u64, v).unwrap();
     }
     // Every third id: a broad filter that takes the graph path.
-    let pred = |id: u64| id % 3 == 0;
+    let pred = |id: u64| id.is_multiple_of(3);
     let params = SearchParams::default()
         .with_ef(200)
         .with_filter(Filter::Predicate(&pred));

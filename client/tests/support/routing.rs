@@ -94,7 +94,7 @@ impl RoutingSet {
     /// The base model given to expert `id` in tests: two families, so that
     /// filters have something to exclude.
     pub fn base_model(id: u64) -> &'static str {
-        if id % 2 == 0 {
+        if id.is_multiple_of(2) {
             "t5-xl-lm-adapt"
         } else {
             "t5-large-lm-adapt"
