@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use grpc_support::{create, integer, keyword, match_keyword, random_f32, Server};
+use tonic::transport::Channel;
 use tonic::Code;
 use waypoint_proto::v1 as pb;
+use waypoint_proto::v1::points_client::PointsClient;
 
 const DIM: usize = 16;
 
@@ -364,24 +366,18 @@ async fn a_second_server_on_the_same_data_dir_is_refused_and_the_first_keeps_ser
     );
 
     // The first server was not disturbed; after it stops, the lock is free.
-    let count = pts
-        .count(pb::CountRequest {
-            collection: "c".into(),
-            filter: None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(count.into_inner().count, 10);
+    assert_eq!(count(&mut pts).await, 10);
     first.kill9();
     let again = Server::start(&data);
     let (_, mut pts) = again.clients().await;
-    let count = pts
-        .count(pb::CountRequest {
-            collection: "c".into(),
-            filter: None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(count.into_inner().count, 10);
+    assert_eq!(count(&mut pts).await, 10);
     assert!(again.stop());
+}
+
+async fn count(pts: &mut PointsClient<Channel>) -> u64 {
+    let request = pb::CountRequest {
+        collection: "c".into(),
+        filter: None,
+    };
+    pts.count(request).await.unwrap().into_inner().count
 }
