@@ -177,27 +177,63 @@ fn a_future_format_version_asks_for_an_upgrade() {
     let (_, mut bytes) = sample(dir.path());
     bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
     reseal_header(&mut bytes);
-    let (_, reason) = corrupt_section(open_bytes(dir.path(), "v2.wpi", &bytes).unwrap_err());
+    let (section, reason) = corrupt_section(open_bytes(dir.path(), "v2.wpi", &bytes).unwrap_err());
+    assert_eq!(section, "header");
+    // What was found, what this build reads, and what to do.
     assert!(
-        reason.contains("newer") && reason.contains("upgrade"),
+        reason.contains("format version 2")
+            && reason.contains("supports (1)")
+            && reason.contains("upgrade"),
         "{reason}"
     );
+}
+
+/// The header as a big-endian writer would lay it out: every field of the
+/// documented layout byte-swapped, the checksum computed over those bytes
+/// and stored big-endian too.
+fn big_endian_header(le: &[u8]) -> Vec<u8> {
+    let mut be = le.to_vec();
+    let u32_fields = [8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 64, 68, 88, 92];
+    for at in u32_fields {
+        be[at..at + 4].reverse();
+    }
+    for at in [48, 56, 72, 80] {
+        be[at..at + 8].reverse();
+    }
+    let crc = crc32c(&be[..124]);
+    be[124..128].copy_from_slice(&crc.to_be_bytes());
+    be
 }
 
 #[test]
 fn big_endian_and_32_bit_layouts_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (_, bytes) = sample(dir.path());
-    let mut be = bytes.clone();
-    be[12..16].copy_from_slice(&0x0A0B_0C0Du32.to_be_bytes());
-    reseal_header(&mut be);
-    let (_, reason) = corrupt_section(open_bytes(dir.path(), "be.wpi", &be).unwrap_err());
-    assert!(reason.contains("big-endian"), "{reason}");
+    // Only the tag swapped, with a valid checksum.
+    let mut tag_only = bytes.clone();
+    tag_only[12..16].copy_from_slice(&0x0A0B_0C0Du32.to_be_bytes());
+    reseal_header(&mut tag_only);
+    // A whole header written big-endian (its version reads as 2^24).
+    let whole = big_endian_header(&bytes);
+    for (name, file) in [("tag.wpi", &tag_only), ("be.wpi", &whole)] {
+        let (section, reason) = corrupt_section(open_bytes(dir.path(), name, file).unwrap_err());
+        assert_eq!(section, "header");
+        assert!(
+            reason.contains("written big-endian") && reason.contains("only little-endian"),
+            "{name}: {reason}"
+        );
+    }
+    // A 32-bit layout: 4-byte counts make a shorter header. Found and
+    // expected lengths are both named.
     let mut short = bytes.clone();
     short[16..20].copy_from_slice(&96u32.to_le_bytes());
     reseal_header(&mut short);
-    let (_, reason) = corrupt_section(open_bytes(dir.path(), "h96.wpi", &short).unwrap_err());
-    assert!(reason.contains("header length 96"), "{reason}");
+    let (section, reason) = corrupt_section(open_bytes(dir.path(), "h96.wpi", &short).unwrap_err());
+    assert_eq!(section, "header");
+    assert!(
+        reason.contains("header length 96, expected 128") && reason.contains("32-bit"),
+        "{reason}"
+    );
 }
 
 #[test]
