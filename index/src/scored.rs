@@ -28,6 +28,9 @@ impl Ord for Scored {
     }
 }
 
+/// Most entries a [`TopK`] reserves up front.
+const PREALLOCATED_MAX: usize = 4096;
+
 /// Keeps the `k` smallest [`Scored`] values seen.
 pub(crate) struct TopK {
     k: usize,
@@ -38,7 +41,8 @@ impl TopK {
     pub fn new(k: usize) -> Self {
         TopK {
             k,
-            heap: BinaryHeap::with_capacity(k + 1),
+            // `k` is the caller's and may be huge: reserve a little, grow on demand.
+            heap: BinaryHeap::with_capacity(k.min(PREALLOCATED_MAX) + 1),
         }
     }
 

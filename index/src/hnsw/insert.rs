@@ -75,7 +75,9 @@ impl Hnsw {
                 cur = greedy_closest(store, query, cur, lc, &mut s.links);
             }
             let mut per_level = vec![Vec::new(); linked_levels + 1];
-            let mut candidates = Vec::with_capacity(ef);
+            // `ef` is the caller's parameter and may be huge; a layer never
+            // yields more candidates than there are nodes.
+            let mut candidates = Vec::with_capacity(ef.min(store.claimed()));
             for lc in (0..=linked_levels).rev() {
                 search_layer(store, query, &[cur], ef, lc, |n| n != node, s);
                 candidates.clear();
