@@ -7,6 +7,8 @@
 
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod serve;
 pub mod service;
 pub mod storage;
