@@ -1,7 +1,6 @@
 //! The body of the `index_file` fuzz target (`fuzz/` at the repository
 //! root), kept here so that the nightly fuzzer and the stable test that
-//! replays its corpus (`tests/fuzz_corpus.rs`) run the same code. Not part
-//! of the supported API.
+//! replays its corpus run the same code. Not part of the supported API.
 //!
 //! An input is the bytes of an index file. Most random bytes fail a
 //! checksum long before the interesting checks, so each input is tried
@@ -11,8 +10,12 @@
 //! Whatever the bytes, [`HnswView::open`] must return a [`Error::Corrupt`]
 //! or a view; a view must then answer every call consistently (hits are
 //! live, sorted and unique; exact search returns `min(k, len)` hits and the
-//! same ones as the view copied into an [`Hnsw`](crate::Hnsw); that copy saves to a file
-//! that opens again). A violated property panics, which the fuzzer reports.
+//! same ones as the view copied into an [`Hnsw`]; that copy takes an insert
+//! and saves to a file that opens again). A violated property panics,
+//! which the fuzzer reports.
+//!
+//! The stable test lives in the server crate (`server/tests/fuzz_corpus.rs`)
+//! so that one file replays every target's corpus.
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The bodies of the WAL fuzz targets (`fuzz/` at the repository root),
 //! kept here so that the nightly fuzzer and the stable test that replays
-//! their corpus (`tests/fuzz_corpus.rs`) run the same code. Not part of the
-//! supported API.
+//! their corpus (`server/tests/fuzz_corpus.rs`) run the same code. Not
+//! part of the supported API.
 //!
 //! Both targets build a collection in a scratch directory whose config is
 //! picked by the input's first byte ([`config_for`]), then:

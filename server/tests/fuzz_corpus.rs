@@ -8,10 +8,16 @@
 //! With `WAYPOINT_WRITE_FUZZ_SEEDS=1` the seeds are also written into the
 //! corpus directories (how the committed `seed-*` files were made).
 
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use waypoint_index::fuzzing as index_fuzzing;
 use waypoint_server::fuzzing as wal_fuzzing;
+
+/// Inputs replayed at once per target.
+const SCRATCH_WORKERS: usize = 8;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -46,9 +52,9 @@ fn files_in(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
 }
 
 /// Runs `body` on the seeds (writing them first if asked) and every
-/// committed input of `target`, in one scratch directory.
+/// committed input of `target`, in parallel, each worker in its own scratch
+/// directory.
 fn replay(target: &str, seeds: Vec<(String, Vec<u8>)>, body: fn(&Path, &[u8])) {
-    let scratch = tempfile::tempdir().unwrap();
     if std::env::var_os("WAYPOINT_WRITE_FUZZ_SEEDS").is_some() {
         let corpus = fuzz_dir().join("corpus").join(target);
         std::fs::create_dir_all(&corpus).unwrap();
@@ -56,19 +62,32 @@ fn replay(target: &str, seeds: Vec<(String, Vec<u8>)>, body: fn(&Path, &[u8])) {
             std::fs::write(corpus.join(name), bytes).unwrap();
         }
     }
-    for (name, bytes) in &seeds {
-        eprintln!("{target}: seed {name}");
-        body(scratch.path(), bytes);
-    }
-    let inputs = committed_inputs(target);
-    for (path, bytes) in &inputs {
-        eprintln!("{target}: {}", path.display());
-        body(scratch.path(), bytes);
-    }
+    let seed_count = seeds.len();
+    let mut inputs: Vec<(PathBuf, Vec<u8>)> = seeds
+        .into_iter()
+        .map(|(name, bytes)| (PathBuf::from(format!("seed {name}")), bytes))
+        .collect();
+    inputs.extend(committed_inputs(target));
+    // More threads than cores: most of the time is spent waiting on fsync.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(SCRATCH_WORKERS)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        inputs.par_iter().for_each_init(
+            || tempfile::tempdir().unwrap(),
+            |scratch, (name, bytes)| {
+                let run =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| body(scratch.path(), bytes)));
+                if run.is_err() {
+                    panic!("{target}: input {} fails (message above)", name.display());
+                }
+            },
+        )
+    });
     println!(
-        "{target}: {} seeds, {} committed inputs",
-        seeds.len(),
-        inputs.len()
+        "{target}: {seed_count} seeds, {} committed inputs",
+        inputs.len() - seed_count
     );
 }
 

@@ -264,11 +264,14 @@ impl Collection {
     }
 
     /// Opens the collection in `dir`: config, manifest, sealed segments,
-    /// then the WAL replayed after the checkpoint.
+    /// then the WAL replayed after the checkpoint. Each replayed operation
+    /// is checked as the write path checks a request before it is applied.
     ///
     /// # Errors
     /// [`StorageError::Corrupt`] (file and offset) or an engine corruption
-    /// error for damaged files; [`StorageError::Io`].
+    /// error for damaged files, including a config or manifest with unknown
+    /// keys or another version, and a WAL record holding an operation the
+    /// write path refuses; [`StorageError::Io`].
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
         let config_path = dir.join(CONFIG_FILE);
         let config: Config = fsio::read_toml(&config_path)?.ok_or_else(|| {
