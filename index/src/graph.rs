@@ -153,7 +153,12 @@ pub(crate) fn search_layer<G, A>(
             if let Some(&next) = s.links[..fresh].get(i + AHEAD) {
                 g.prefetch_all(next);
             }
-            s.visited.insert(nb);
+            // The first pass checked `visited` before marking anything, so a
+            // list naming one node twice (a crafted file; writers never do)
+            // would let it in twice: mark here and skip repeats.
+            if !s.visited.insert(nb) {
+                continue;
+            }
             let dist = g.distance(query, nb);
             if dist < bound || s.results.len() < ef {
                 let item = Scored { dist, node: nb };

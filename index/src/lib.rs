@@ -43,6 +43,8 @@ mod error;
 mod exact;
 mod flat;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod graph;
 mod hnsw;
 mod metric;

@@ -9,6 +9,8 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod serve;
 pub mod service;
 pub mod storage;

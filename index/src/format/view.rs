@@ -80,8 +80,9 @@ pub struct SectionInfo {
 /// A read-only index searched straight from a memory-mapped file.
 ///
 /// Opening checks everything a search will touch (magic, version,
-/// endianness, sizes, alignment, every section checksum, and that every link
-/// names a node inside the index), then searches read the mapped bytes with
+/// endianness, sizes, alignment, every section checksum, that every vector
+/// is one the writer could have stored, and that every link names a node
+/// inside the index), then searches read the mapped bytes with
 /// no copying. Open time is that one validation pass plus a constant.
 ///
 /// # The mmap contract
@@ -239,6 +240,7 @@ impl HnswView {
             }
         }
         let n = self.header.node_count as usize;
+        check_vectors(&path, self.metric, self.vectors(), self.dim())?;
         let (m, m0) = (self.header.m as usize, self.header.m0 as usize);
         let max_level = self.header.max_level;
         let levels = self.levels();
@@ -718,6 +720,32 @@ fn read_table(path: &Path, bytes: &[u8], h: &Header) -> Result<[SectionInfo; 7]>
         ));
     }
     Ok(out)
+}
+
+/// Largest departure from unit length (of the squared norm) accepted for a
+/// stored cosine vector; the writer's f64 normalisation lands within ~1e-6.
+const UNIT_NORM_TOLERANCE: f64 = 1e-3;
+
+/// Checks every stored vector (tombstoned ones still route searches) as the
+/// write path checked it before storing: finite components and norm, and
+/// unit length under cosine. A NaN would make distances unordered.
+fn check_vectors(path: &Path, metric: Metric, vectors: &[f32], dim: usize) -> Result<()> {
+    for (node, row) in vectors.chunks_exact(dim).enumerate() {
+        let bad = |why: String| {
+            corrupt(
+                path,
+                "vectors",
+                format!("node {node}: {why}; the writer never stores such a vector"),
+            )
+        };
+        let norm_sq = metric.validate(row, dim).map_err(|e| bad(e.to_string()))?;
+        if metric == Metric::Cosine && (norm_sq - 1.0).abs() > UNIT_NORM_TOLERANCE {
+            return Err(bad(format!(
+                "squared norm {norm_sq}, expected 1 (cosine vectors are stored normalised)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks blocks of `stride` words (count, then `stride − 1` slots): counts

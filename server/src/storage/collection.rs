@@ -71,8 +71,11 @@ pub enum WalSync {
     Periodic,
 }
 
-/// A collection's settings, fixed at creation.
+/// A collection's settings, fixed at creation. Reading `collection.toml`
+/// denies unknown keys: a config from a newer Waypoint is refused, not
+/// half understood.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Name (`[A-Za-z0-9_-]{1,64}`).
     pub name: String,
@@ -135,6 +138,48 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Checks one point of an upsert, the one at `position` in its batch:
+    /// its vector for this collection's dimension and metric, and its
+    /// payload. The write path runs it on every request, replay on every
+    /// logged point.
+    ///
+    /// # Errors
+    /// [`StorageError::Engine`] or [`StorageError::InvalidArgument`], naming
+    /// the position and id.
+    fn check_point(&self, position: usize, p: &PointWrite) -> Result<(), StorageError> {
+        self.metric
+            .prepare(&p.vector, self.dim)
+            .map_err(|e| StorageError::engine(format!("point {position} (id {}): ", p.id), e))?;
+        payload::validate(&p.payload).map_err(|e| {
+            StorageError::InvalidArgument(format!("point {position} (id {}): {e}", p.id))
+        })
+    }
+
+    /// Checks that `op` is one the write path could have logged: every
+    /// point passes [`Config::check_point`] and no id appears twice.
+    ///
+    /// # Errors
+    /// The first failing check, as [`Config::check_point`] or
+    /// [`StorageError::InvalidArgument`] for a repeated id.
+    fn check_operation(&self, op: &Operation) -> Result<(), StorageError> {
+        let ids: Vec<u64> = match op {
+            Operation::Upsert(points) => {
+                for (i, p) in points.iter().enumerate() {
+                    self.check_point(i, p)?;
+                }
+                points.iter().map(|p| p.id).collect()
+            }
+            Operation::Delete(ids) => ids.clone(),
+        };
+        let mut seen = HashSet::with_capacity(ids.len());
+        match ids.into_iter().find(|&id| !seen.insert(id)) {
+            Some(id) => Err(StorageError::InvalidArgument(format!(
+                "id {id} appears twice in one operation"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -247,18 +292,22 @@ impl Collection {
     }
 
     /// Opens the collection in `dir`: config, manifest, sealed segments,
-    /// then the WAL replayed after the checkpoint.
+    /// then the WAL replayed after the checkpoint. Each replayed operation
+    /// is checked as the write path checks a request before it is applied.
     ///
     /// # Errors
     /// [`StorageError::Corrupt`] (file and offset) or an engine corruption
-    /// error for damaged files; [`StorageError::Io`].
+    /// error for damaged files, including a config or manifest with unknown
+    /// keys or another version, and a WAL record holding an operation the
+    /// write path refuses; [`StorageError::Io`].
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
         let config_path = dir.join(CONFIG_FILE);
-        let text =
-            std::fs::read_to_string(&config_path).map_err(|e| StorageError::io(&config_path, e))?;
-        let config: Config = toml::from_str(&text).map_err(|e| {
-            let offset = e.span().map_or(0, |s| s.start as u64);
-            StorageError::corrupt(&config_path, offset, e.message().to_string())
+        let config: Config = fsio::read_toml(&config_path)?.ok_or_else(|| {
+            let missing = std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "a collection directory must hold its config",
+            );
+            StorageError::io(&config_path, missing)
         })?;
         config
             .validate()
@@ -310,8 +359,20 @@ impl Collection {
             );
         }
         let replayed = recovered.records.len();
-        for (_, op) in recovered.records {
-            state.apply(op)?;
+        for logged in recovered.records {
+            // A record with a good checksum may still hold what no write
+            // could have logged (a bug, or a crafted file): refuse it
+            // rather than apply it.
+            let refused = |what: &str, e: StorageError| {
+                let reason = format!("record LSN {} {what}: {e}", logged.lsn);
+                StorageError::corrupt(&wal_path, logged.offset, reason)
+            };
+            config
+                .check_operation(&logged.op)
+                .map_err(|e| refused("is not a valid write", e))?;
+            state
+                .apply(logged.op)
+                .map_err(|e| refused("could not be applied", e))?;
         }
         tracing::info!(
             collection = %config.name,
@@ -371,13 +432,7 @@ impl Collection {
     /// (nothing applied).
     pub fn upsert(&self, points: Vec<PointWrite>) -> Result<u64, StorageError> {
         for (i, p) in points.iter().enumerate() {
-            self.config
-                .metric
-                .prepare(&p.vector, self.config.dim)
-                .map_err(|e| StorageError::engine(format!("point {i} (id {}): ", p.id), e))?;
-            payload::validate(&p.payload).map_err(|e| {
-                StorageError::InvalidArgument(format!("point {i} (id {}): {e}", p.id))
-            })?;
+            self.config.check_point(i, p)?;
         }
         let mut seen = HashSet::with_capacity(points.len());
         let mut points: Vec<PointWrite> = points

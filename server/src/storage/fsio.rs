@@ -1,10 +1,13 @@
 //! Small durable-file helpers: atomic replace (temp file → fsync → rename →
-//! fsync directory), checksummed files (magic, body, CRC32C footer), and
-//! the removal of temporary files a crash left behind.
+//! fsync directory), checksummed files (magic, body, CRC32C footer), the
+//! removal of temporary files a crash left behind, and strict reads of the
+//! TOML files (config, manifest).
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
+
+use serde::de::DeserializeOwned;
 
 use super::StorageError;
 
@@ -109,4 +112,25 @@ pub(crate) fn read_checked(path: &Path, magic: &[u8; 8]) -> Result<Vec<u8>, Stor
     bytes.truncate(footer);
     bytes.drain(..8);
     Ok(bytes)
+}
+
+/// Reads and parses the TOML file at `path`; `None` if it does not exist.
+/// The types read this way deny unknown keys, so a file from a newer
+/// Waypoint is refused rather than half understood.
+///
+/// # Errors
+/// [`StorageError::Corrupt`] naming the file and byte offset if it is not
+/// UTF-8 text or does not parse as a `T`; [`StorageError::Io`].
+pub(crate) fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StorageError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::io(path, e)),
+    };
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| StorageError::corrupt(path, e.valid_up_to() as u64, "not UTF-8 text"))?;
+    toml::from_str(text).map(Some).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start as u64);
+        StorageError::corrupt(path, offset, e.message().trim_end().to_string())
+    })
 }

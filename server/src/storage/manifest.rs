@@ -14,6 +14,7 @@ const VERSION: u32 = 1;
 
 /// The contents of `manifest.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Format version.
     pub version: u32,
@@ -29,34 +30,33 @@ impl Manifest {
     /// Reads the manifest, or an empty one if the file does not exist.
     ///
     /// # Errors
-    /// [`StorageError::Corrupt`] if it does not parse or has another
-    /// version; [`StorageError::Io`].
+    /// [`StorageError::Corrupt`] naming the file if it does not parse, has
+    /// an unknown key, or has another version; [`StorageError::Io`].
     pub fn load(path: &Path) -> Result<Self, StorageError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Manifest {
-                    version: VERSION,
-                    ..Manifest::default()
-                })
-            }
-            Err(e) => return Err(StorageError::io(path, e)),
+        let Some(table) = fsio::read_toml::<toml::Table>(path)? else {
+            return Ok(Manifest {
+                version: VERSION,
+                ..Manifest::default()
+            });
         };
-        let manifest: Manifest = toml::from_str(&text).map_err(|e| {
-            let offset = e.span().map_or(0, |s| s.start as u64);
-            StorageError::corrupt(path, offset, e.message().to_string())
-        })?;
-        if manifest.version != VERSION {
+        // The version first: a newer manifest may have other keys too.
+        let version = table.get("version").and_then(toml::Value::as_integer);
+        if version != Some(i64::from(VERSION)) {
+            let found = version.map_or("no version".to_string(), |v| format!("version {v}"));
+            let newer = if version.is_some_and(|v| v > i64::from(VERSION)) {
+                " (written by a newer Waypoint?)"
+            } else {
+                ""
+            };
             return Err(StorageError::corrupt(
                 path,
                 0,
-                format!(
-                    "manifest version {} (this build reads {VERSION})",
-                    manifest.version
-                ),
+                format!("manifest has {found}, this build reads version {VERSION}{newer}"),
             ));
         }
-        Ok(manifest)
+        table
+            .try_into()
+            .map_err(|e: toml::de::Error| StorageError::corrupt(path, 0, e.message().trim_end()))
     }
 
     /// Writes the manifest atomically.

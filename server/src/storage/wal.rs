@@ -49,9 +49,10 @@ pub struct PointWrite {
 /// A logged write, applied all or nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Operation {
-    /// Insert or replace these points (already validated).
+    /// Insert or replace these points (distinct ids, each point checked as
+    /// the write path checks it, also again on replay).
     Upsert(Vec<PointWrite>),
-    /// Delete these ids (those present when it was logged).
+    /// Delete these ids (distinct; those present when it was logged).
     Delete(Vec<u64>),
 }
 
@@ -67,13 +68,24 @@ pub struct Wal {
     stopped: Option<String>,
 }
 
+/// One record read back from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    /// Its log sequence number.
+    pub lsn: u64,
+    /// Byte offset of the record in the log file.
+    pub offset: u64,
+    /// The operation, decoded but not yet checked against the collection.
+    pub op: Operation,
+}
+
 /// What [`Wal::open`] found.
 #[derive(Debug)]
 pub struct Recovered {
     /// The open log.
     pub wal: Wal,
     /// Records after the checkpoint, in LSN order.
-    pub records: Vec<(u64, Operation)>,
+    pub records: Vec<Logged>,
     /// Bytes of a torn tail that were cut off (0 if none).
     pub torn_bytes: u64,
 }
@@ -218,8 +230,8 @@ impl Wal {
     }
 }
 
-/// The bytes of one record.
-fn encode(lsn: u64, op: &Operation) -> Vec<u8> {
+/// The bytes of one record, as [`Wal::append`] writes it.
+pub fn encode(lsn: u64, op: &Operation) -> Vec<u8> {
     let op = postcard::to_stdvec(op).expect("operations always encode");
     let body_len = 8 + op.len();
     let mut record = Vec::with_capacity(HEADER + body_len);
@@ -234,9 +246,10 @@ fn encode(lsn: u64, op: &Operation) -> Vec<u8> {
 
 /// What [`scan`] found: the records above the checkpoint, the length of
 /// the valid prefix, and the last LSN seen (0 if none).
-type Scanned = (Vec<(u64, Operation)>, u64, u64);
+type Scanned = (Vec<Logged>, u64, u64);
 
-/// Checks every record of `bytes` (see [`Scanned`]).
+/// Checks every record's framing of `bytes` (see [`Scanned`]); whether an
+/// operation makes sense for the collection is the replayer's check.
 fn scan(path: &Path, bytes: &[u8], checkpoint: u64) -> Result<Scanned, StorageError> {
     let mut records = Vec::new();
     let mut offset = 0usize;
@@ -295,7 +308,11 @@ fn scan(path: &Path, bytes: &[u8], checkpoint: u64) -> Result<Scanned, StorageEr
         })?;
         last_lsn = lsn;
         if lsn > checkpoint {
-            records.push((lsn, op));
+            records.push(Logged {
+                lsn,
+                offset: offset as u64,
+                op,
+            });
         }
         offset = end;
     }
@@ -331,15 +348,15 @@ mod tests {
         write_three(&path);
         let all = Wal::open(&path, 0).unwrap();
         assert_eq!(
-            all.records.iter().map(|r| r.0).collect::<Vec<_>>(),
+            all.records.iter().map(|r| r.lsn).collect::<Vec<_>>(),
             vec![1, 2, 3]
         );
-        assert_eq!(all.records[1].1, upsert(2));
+        assert_eq!(all.records[1].op, upsert(2));
         assert_eq!(all.wal.next_lsn(), 4);
         drop(all);
         let after = Wal::open(&path, 2).unwrap();
         assert_eq!(after.records.len(), 1);
-        assert_eq!(after.records[0].0, 3);
+        assert_eq!(after.records[0].lsn, 3);
     }
 
     #[test]
@@ -404,7 +421,11 @@ mod tests {
         assert_eq!(wal.append(&Operation::Delete(vec![2]), true).unwrap(), 2);
         drop(wal);
         let r = Wal::open(&path, 1).unwrap();
-        assert_eq!(r.records, vec![(2, Operation::Delete(vec![2]))]);
+        assert_eq!(r.records.len(), 1);
+        assert_eq!(
+            (r.records[0].lsn, r.records[0].offset, &r.records[0].op),
+            (2, 0, &Operation::Delete(vec![2]))
+        );
     }
 
     #[test]
