@@ -289,7 +289,7 @@ async fn a_damaged_wal_record_stops_only_its_collection() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let (mut collections, mut pts) = server.clients().await;
-    for name in ["bad", "good"] {
+    for name in ["bad", "good", "blocked"] {
         collections
             .create(create(name, DIM as u32, pb::Metric::L2, 100_000))
             .await
@@ -308,6 +308,11 @@ async fn a_damaged_wal_record_stops_only_its_collection() {
     let mut bytes = std::fs::read(&wal).unwrap();
     bytes[20] ^= 0x40; // inside the first record, two more follow
     std::fs::write(&wal, &bytes).unwrap();
+    // A WAL that cannot be opened (here a directory in its place) is not
+    // damaged data: UNAVAILABLE, not DATA_LOSS.
+    let blocked = dir.path().join("collections/blocked/wal.log");
+    std::fs::remove_file(&blocked).unwrap();
+    std::fs::create_dir(&blocked).unwrap();
 
     let server = Server::start(dir.path());
     let (mut collections, mut pts) = server.clients().await;
@@ -318,6 +323,21 @@ async fn a_damaged_wal_record_stops_only_its_collection() {
     assert_eq!(err.code(), Code::DataLoss, "{err:?}");
     assert!(
         err.message().contains("wal.log") && err.message().contains("at byte 0"),
+        "{}",
+        err.message()
+    );
+    let err = pts
+        .count(pb::CountRequest {
+            collection: "blocked".into(),
+            filter: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(
+        err.message()
+            .starts_with("collection \"blocked\" failed to open: I/O error on")
+            && err.message().contains("blocked/wal.log"),
         "{}",
         err.message()
     );

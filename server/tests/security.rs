@@ -191,8 +191,10 @@ async fn plaintext_and_untrusting_clients_fail_against_the_tls_port() {
     let server = start(dir.path(), &pki.flags());
 
     // Plaintext HTTP/2 to a TLS port: the server's TLS alert is not HTTP/2,
-    // so the client fails at once (h2 reports a protocol error) instead of
-    // hanging; the outer timeout only guards the test.
+    // so the client fails at once instead of hanging; the outer timeout only
+    // guards the test. Which transport code the client reports depends on
+    // when the connection breaks (seen: Internal, Unknown, Unavailable,
+    // Cancelled); it is never a success nor a status the server sent.
     let plaintext = async {
         match client(&server.url).connect().await {
             Ok(client) => client.list_collections().await.map(drop),
@@ -204,7 +206,10 @@ async fn plaintext_and_untrusting_clients_fail_against_the_tls_port() {
         .expect("a plaintext client is answered, not left hanging")
         .unwrap_err();
     assert!(
-        matches!(err.code(), Code::Unavailable | Code::Internal),
+        matches!(
+            err.code(),
+            Code::Unavailable | Code::Internal | Code::Unknown | Code::Cancelled
+        ),
         "{err}"
     );
 

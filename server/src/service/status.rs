@@ -8,7 +8,8 @@
 //! | request over `max_message_bytes` (tonic, before reading it) | `OUT_OF_RANGE` |
 //! | unknown collection | `NOT_FOUND` |
 //! | name taken | `ALREADY_EXISTS` |
-//! | collection failed to open, corrupt file | `DATA_LOSS` |
+//! | collection failed to open on a damaged file, corrupt file | `DATA_LOSS` |
+//! | collection failed to open for another reason (I/O, permissions) | `UNAVAILABLE` |
 //! | writes stopped until restart (a failed write could not be undone) | `UNAVAILABLE` |
 //! | I/O | `INTERNAL` |
 //! | deadline passed | `DEADLINE_EXCEEDED` |
@@ -34,7 +35,8 @@ pub fn to_status(e: StorageError) -> Status {
         }
         StorageError::NotFound(_) => Status::not_found(message),
         StorageError::AlreadyExists(_) => Status::already_exists(message),
-        StorageError::Unavailable { .. } | StorageError::Corrupt { .. } => {
+        StorageError::Unavailable { corrupt: false, .. } => Status::unavailable(message),
+        StorageError::Unavailable { corrupt: true, .. } | StorageError::Corrupt { .. } => {
             Status::data_loss(message)
         }
         StorageError::Io { .. } => Status::internal(message),

@@ -44,7 +44,7 @@ pub fn validate_name(name: &str) -> Result<(), StorageError> {
 
 enum Slot {
     Open(Arc<Collection>),
-    Unavailable(String),
+    Unavailable { reason: String, corrupt: bool },
 }
 
 /// The collections of a data directory.
@@ -89,7 +89,10 @@ impl Catalog {
                 Ok(c) => Slot::Open(start(c)),
                 Err(e) => {
                     tracing::error!(collection = %name, error = %e, "collection failed to open; serving the others");
-                    Slot::Unavailable(e.to_string())
+                    Slot::Unavailable {
+                        reason: e.to_string(),
+                        corrupt: e.is_corruption(),
+                    }
                 }
             };
             slots.insert(name, slot);
@@ -110,9 +113,10 @@ impl Catalog {
         validate_name(name)?;
         match self.slots.read().get(name) {
             Some(Slot::Open(c)) => Ok(Arc::clone(c)),
-            Some(Slot::Unavailable(reason)) => Err(StorageError::Unavailable {
+            Some(Slot::Unavailable { reason, corrupt }) => Err(StorageError::Unavailable {
                 name: name.to_string(),
                 reason: reason.clone(),
+                corrupt: *corrupt,
             }),
             None => Err(StorageError::NotFound(name.to_string())),
         }
@@ -125,7 +129,7 @@ impl Catalog {
             .values()
             .filter_map(|s| match s {
                 Slot::Open(c) => Some(Arc::clone(c)),
-                Slot::Unavailable(_) => None,
+                Slot::Unavailable { .. } => None,
             })
             .collect()
     }

@@ -25,6 +25,10 @@ pub enum StorageError {
         name: String,
         /// Why it failed (names the file and offset).
         reason: String,
+        /// Whether a file was found damaged (then the data needs repair or
+        /// restore); otherwise the cause is outside the data (permissions,
+        /// a read-only or failing disk) and a restart may clear it.
+        corrupt: bool,
     },
     /// The engine refused or failed; caller faults (bad vector, `k = 0`)
     /// and storage faults are told apart by the variant.
@@ -117,6 +121,18 @@ impl StorageError {
 
     /// An engine error; the engine's own disk-full I/O error (writing a
     /// segment) becomes [`StorageError::DiskFull`].
+    /// Whether this error reports a damaged file.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Corrupt { .. }
+                | StorageError::Engine {
+                    source: waypoint_index::Error::Corrupt { .. },
+                    ..
+                }
+        )
+    }
+
     pub(crate) fn engine(context: impl Into<String>, source: waypoint_index::Error) -> Self {
         match source {
             waypoint_index::Error::Io { path, source } if is_disk_full(&source) => {
