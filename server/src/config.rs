@@ -78,15 +78,59 @@ pub struct FileConfig {
     pub limits: Limits,
 }
 
+impl Limits {
+    /// Smallest `max_message_bytes` accepted: room for a request of one
+    /// small vector and its envelope.
+    pub const MIN_MESSAGE_BYTES: usize = 1024;
+
+    /// Checks that every request can still succeed under these limits.
+    ///
+    /// # Errors
+    /// A message naming the first limit out of range and its bounds.
+    pub fn validate(&self) -> Result<(), String> {
+        let at_least = |name: &str, value: usize, min: usize| {
+            if value < min {
+                Err(format!(
+                    "limits.{name} = {value} would refuse every request; it must be at least {min}"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        at_least(
+            "max_message_bytes",
+            self.max_message_bytes,
+            Self::MIN_MESSAGE_BYTES,
+        )?;
+        at_least("max_batch", self.max_batch, 1)?;
+        at_least("max_k", self.max_k, 1)?;
+        at_least("max_dim", self.max_dim, 1)?;
+        if self.max_dim > waypoint_index::MAX_DIM {
+            return Err(format!(
+                "limits.max_dim = {} is above the engine's largest dimension, {}",
+                self.max_dim,
+                waypoint_index::MAX_DIM
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl FileConfig {
-    /// Reads and parses `path`.
+    /// Reads and parses `path`, and checks its limits.
     ///
     /// # Errors
     /// A message naming the file and what is wrong with it.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let config: FileConfig =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        config
+            .limits
+            .validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(config)
     }
 }
 
@@ -239,6 +283,25 @@ mod tests {
 
     use super::*;
     use crate::cli::Cli;
+
+    #[test]
+    fn limits_that_would_refuse_every_request_are_config_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.toml");
+        for (body, says) in [
+            ("max_batch = 0", "limits.max_batch = 0 would refuse every request; it must be at least 1"),
+            ("max_k = 0", "limits.max_k = 0 would refuse every request"),
+            ("max_dim = 0", "limits.max_dim = 0 would refuse every request"),
+            ("max_message_bytes = 100", "limits.max_message_bytes = 100 would refuse every request; it must be at least 1024"),
+            ("max_dim = 100000", "limits.max_dim = 100000 is above the engine's largest dimension"),
+        ] {
+            std::fs::write(&path, format!("[limits]\n{body}\n")).unwrap();
+            let err = FileConfig::load(&path).unwrap_err();
+            assert!(err.starts_with(&path.display().to_string()) && err.contains(says), "{err}");
+        }
+        std::fs::write(&path, "[limits]\nmax_batch = 1\nmax_message_bytes = 1024\n").unwrap();
+        assert_eq!(FileConfig::load(&path).unwrap().limits.max_batch, 1);
+    }
 
     #[test]
     fn debug_output_never_shows_a_key() {

@@ -92,3 +92,60 @@ fn import_to_a_server_that_is_not_there_fails_clearly() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_id_appends_a_second_file_instead_of_replacing_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.fvecs"), dir.path().join("b.fvecs"));
+    write(&a, &uniform(500, 8, 1)).unwrap();
+    let second = uniform(300, 8, 2);
+    write(&b, &second).unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(import(&server.url, &a, &["--create", "--metric", "l2"]));
+    ok(import(&server.url, &b, &["--first-id", "500"]));
+    let (_, mut points) = server.clients().await;
+    let count = points
+        .count(pb::CountRequest {
+            collection: "imported".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(count.into_inner().count, 800);
+    let hits = points
+        .search(pb::SearchRequest {
+            collection: "imported".into(),
+            vector: second.row(7).to_vec(),
+            k: 1,
+            exact: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hits;
+    assert_eq!((hits[0].id, hits[0].distance), (507, 0.0));
+
+    // Ids past u64::MAX and an empty batch are refused before anything is sent.
+    let out = import(
+        &server.url,
+        &b,
+        &["--first-id", &(u64::MAX - 10).to_string()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("leaves room for 11 ids, but the file has 300 rows"),
+        "{err}"
+    );
+    let out = import(&server.url, &b, &["--batch", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(server.stop());
+}

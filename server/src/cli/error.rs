@@ -86,6 +86,17 @@ pub enum CliError {
         vectors: PathBuf,
     },
     /// A negative id.
+    /// `--first-id` plus the row count passes the largest id.
+    #[error(
+        "{}: --first-id {first_id} leaves room for {room} ids, but the file has {rows} rows",
+        path.display()
+    )]
+    IdsOverflow {
+        path: PathBuf,
+        first_id: u64,
+        rows: u64,
+        room: u128,
+    },
     #[error("{}: record {record}: id {id} is negative", path.display())]
     NegativeId {
         path: PathBuf,

@@ -1,10 +1,12 @@
 //! `waypoint import`: streams a vector file into a running server with
-//! `Points.UpsertStream`, one batch per message, ids `0..n` in file order,
+//! `Points.UpsertStream`, one batch per message, ids `first_id..` in file
+//! order (existing points with those ids are replaced),
 //! with a progress bar; prints the points written and the rate. Speaks TLS
 //! to an `https://` URL (trusting `--ca-cert` besides the public roots) and
 //! sends `--api-key` with every call.
 
 use std::io::Write;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -37,8 +39,13 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_parser = parse_metric)]
     metric: Option<Metric>,
     /// Points per batch (one stream message each).
-    #[arg(long, default_value_t = 1000)]
-    batch: usize,
+    #[arg(long, default_value = "1000")]
+    batch: NonZeroUsize,
+    /// Id of the file's first row; row i gets id `first_id + i`. Points
+    /// already in the collection with those ids are replaced, so give a
+    /// second file of the same collection ids after the first one's.
+    #[arg(long, default_value_t = 0)]
+    first_id: u64,
 }
 
 pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -56,6 +63,15 @@ pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError
 async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
     let mut reader = Reader::<f32>::open(&args.vectors)?;
     let dim = reader.dim();
+    let room = u128::from(u64::MAX - args.first_id) + 1;
+    if u128::from(reader.rows()) > room {
+        return Err(CliError::IdsOverflow {
+            path: args.vectors.clone(),
+            first_id: args.first_id,
+            rows: reader.rows(),
+            room,
+        });
+    }
     let failed = |e| remote::failed(&args.url, e);
     let client = args.remote.connect(&args.url).await?;
     if args.create {
@@ -77,18 +93,22 @@ async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
     let bar = progress_bar(reader.rows());
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::UpsertRequest>(4);
     let collection = args.collection.clone();
-    let batch = args.batch.max(1);
+    let batch = args.batch.get();
+    let first_id = args.first_id;
     let progress = bar.clone();
     // Read and encode on a blocking thread while the stream sends.
     let producer = tokio::task::spawn_blocking(move || -> Result<(), CliError> {
-        let mut next_id = 0u64;
+        let mut next_id = first_id;
         while let Some(rows) = reader.read_rows(batch)? {
             let points: Vec<pb::Point> = rows
                 .iter()
                 .map(|v| {
-                    next_id += 1;
+                    let id = next_id;
+                    // Checked up front: only the increment after the last
+                    // row can wrap, and that value is never used.
+                    next_id = next_id.wrapping_add(1);
                     pb::Point {
-                        id: next_id - 1,
+                        id,
                         vector: v.to_vec(),
                         payload: None,
                     }
