@@ -41,6 +41,10 @@ pub const METHODS: &[(&str, Access)] = &[
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
         Access::Read,
     ),
+    (
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        Access::Read,
+    ),
     ("/waypoint.v1.Collections/Create", Access::Write),
     ("/waypoint.v1.Collections/Get", Access::Read),
     ("/waypoint.v1.Collections/List", Access::Read),
@@ -231,6 +235,7 @@ mod tests {
             waypoint_proto::v1::FILE_DESCRIPTOR_SET,
             tonic_health::pb::FILE_DESCRIPTOR_SET,
             tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
         ];
         let mut methods = BTreeSet::new();
         for encoded in sets {

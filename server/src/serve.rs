@@ -73,10 +73,10 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     health_reporter
         .set_serving::<PointsServer<PointsService>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(waypoint_proto::v1::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Reflection in both versions: v1alpha is all older clients (e.g.
+    // grpcurl before 1.9) speak.
+    let reflection = reflection_builder().build_v1()?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha()?;
     let collections = CollectionsServer::new(CollectionsService::new(Arc::clone(&catalog), limits))
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
@@ -104,6 +104,7 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         .layer(AuthLayer::new(config.api_keys))
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(collections)
         .add_service(points)
         .serve_with_incoming_shutdown(incoming(listener), shutdown_signal())
@@ -115,6 +116,13 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         .expect("WAL sync does not panic");
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Reflection over our services and health.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(waypoint_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

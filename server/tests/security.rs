@@ -412,6 +412,14 @@ impl Raw {
                 )
                 .await,
             ),
+            (
+                "ServerReflection/ServerReflectionInfo (v1alpha)",
+                self.raw(
+                    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                    auth,
+                )
+                .await,
+            ),
         ]
     }
 
