@@ -149,3 +149,47 @@ async fn first_id_appends_a_second_file_instead_of_replacing_the_first() {
     assert_eq!(out.status.code(), Some(2));
     assert!(server.stop());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_collection_is_removed_again_only_if_the_import_wrote_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let (mut collections, mut points) = server.clients().await;
+    let with_nan_at = |row: usize, name: &str| {
+        let mut m = uniform(2_000, 8, 3);
+        let dim = m.dim();
+        let mut values = m.as_slice().to_vec();
+        values[row * dim] = f32::NAN;
+        m = waypoint_datasets::Matrix::new(dim, values).unwrap();
+        let file = dir.path().join(name);
+        write(&file, &m).unwrap();
+        file
+    };
+    let create = ["--create", "--metric", "l2", "--batch", "1000"];
+
+    // Rejected in the first batch: nothing written, the collection is gone,
+    // and the corrected import can use --create again.
+    let out = import(&server.url, &with_nan_at(5, "first.fvecs"), &create);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not finite"));
+    let err = collections
+        .get(pb::GetCollectionRequest {
+            name: "imported".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+
+    // Rejected in the second batch: the first is acknowledged and kept.
+    let out = import(&server.url, &with_nan_at(1_500, "second.fvecs"), &create);
+    assert_eq!(out.status.code(), Some(1));
+    let count = points
+        .count(pb::CountRequest {
+            collection: "imported".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(count.into_inner().count, 1_000);
+    assert!(server.stop());
+}

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use clap::Args;
 use tokio_stream::wrappers::ReceiverStream;
+use waypoint_client::Client;
 use waypoint_datasets::Reader;
 use waypoint_index::Metric;
 use waypoint_proto::v1 as pb;
@@ -61,7 +62,7 @@ pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError
 }
 
 async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
-    let mut reader = Reader::<f32>::open(&args.vectors)?;
+    let reader = Reader::<f32>::open(&args.vectors)?;
     let dim = reader.dim();
     let room = u128::from(u64::MAX - args.first_id) + 1;
     if u128::from(reader.rows()) > room {
@@ -90,6 +91,21 @@ async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
             .await
             .map_err(failed)?;
     }
+    let outcome = stream_rows(args, &client, reader).await;
+    if outcome.is_err() && args.create {
+        remove_if_empty(&client, &args.collection).await;
+    }
+    outcome
+}
+
+/// Streams every row of `reader` into the collection; returns the points
+/// written and the seconds it took.
+async fn stream_rows(
+    args: &ImportArgs,
+    client: &Client,
+    mut reader: Reader<f32>,
+) -> Result<(u64, f64), CliError> {
+    let failed = |e| remote::failed(&args.url, e);
     let bar = progress_bar(reader.rows());
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::UpsertRequest>(4);
     let collection = args.collection.clone();
@@ -134,4 +150,23 @@ async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
     producer.await.expect("the reader does not panic")?;
     bar.finish_and_clear();
     Ok((done.points, start.elapsed().as_secs_f64()))
+}
+
+/// Deletes the collection this import created if nothing reached it (a
+/// file rejected at its first batch), so the corrected file can be
+/// imported with `--create` again. A collection holding points is kept.
+async fn remove_if_empty(client: &Client, collection: &str) {
+    let count = client
+        .count(pb::CountRequest {
+            collection: collection.to_string(),
+            filter: None,
+        })
+        .await;
+    if matches!(count, Ok(c) if c.count == 0) {
+        let _ = client
+            .delete_collection(pb::DeleteCollectionRequest {
+                name: collection.to_string(),
+            })
+            .await;
+    }
 }
