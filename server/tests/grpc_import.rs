@@ -7,8 +7,19 @@ mod grpc_support;
 use std::process::Command;
 
 use grpc_support::Server;
+use tonic::transport::Channel;
 use waypoint_datasets::{synthetic::uniform, write};
 use waypoint_proto::v1 as pb;
+use waypoint_proto::v1::points_client::PointsClient;
+
+/// Points in the collection "imported".
+async fn imported_count(points: &mut PointsClient<Channel>) -> u64 {
+    let request = pb::CountRequest {
+        collection: "imported".into(),
+        ..Default::default()
+    };
+    points.count(request).await.unwrap().into_inner().count
+}
 
 fn import(server_url: &str, file: &std::path::Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_waypoint"))
@@ -40,15 +51,7 @@ async fn import_streams_every_row_as_its_point() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2000 points into imported"));
 
     let (_, mut points) = server.clients().await;
-    let count = points
-        .count(pb::CountRequest {
-            collection: "imported".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(count.count, 2_000);
+    assert_eq!(imported_count(&mut points).await, 2_000);
     // Row r is point r: an exact search with the row finds it at distance 0.
     for r in (0..2_000).step_by(97) {
         let hits = points
@@ -111,14 +114,7 @@ async fn first_id_appends_a_second_file_instead_of_replacing_the_first() {
     ok(import(&server.url, &a, &["--create", "--metric", "l2"]));
     ok(import(&server.url, &b, &["--first-id", "500"]));
     let (_, mut points) = server.clients().await;
-    let count = points
-        .count(pb::CountRequest {
-            collection: "imported".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(count.into_inner().count, 800);
+    assert_eq!(imported_count(&mut points).await, 800);
     let hits = points
         .search(pb::SearchRequest {
             collection: "imported".into(),
@@ -183,13 +179,6 @@ async fn a_created_collection_is_removed_again_only_if_the_import_wrote_nothing(
     // Rejected in the second batch: the first is acknowledged and kept.
     let out = import(&server.url, &with_nan_at(1_500, "second.fvecs"), &create);
     assert_eq!(out.status.code(), Some(1));
-    let count = points
-        .count(pb::CountRequest {
-            collection: "imported".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(count.into_inner().count, 1_000);
+    assert_eq!(imported_count(&mut points).await, 1_000);
     assert!(server.stop());
 }
