@@ -102,6 +102,16 @@ impl Metric {
 }
 
 impl Metric {
+    /// The checks of [`Metric::prepare`] without the copy, for callers that
+    /// validate a vector before handing it on (e.g. a whole batch or file
+    /// before any of it is written).
+    ///
+    /// # Errors
+    /// As [`Metric::prepare`].
+    pub fn check(self, vector: &[f32], dim: usize) -> Result<()> {
+        self.validate(vector, dim).map(drop)
+    }
+
     /// The checks of [`Metric::prepare`] without the copy; returns the
     /// squared norm (in f64).
     pub(crate) fn validate(self, vector: &[f32], dim: usize) -> Result<f64> {

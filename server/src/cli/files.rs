@@ -28,12 +28,12 @@ pub(crate) fn check_rows(
     let bad = vectors
         .as_slice()
         .par_chunks(dim)
-        .position_first(|row| metric.prepare(row, dim).is_err());
+        .position_first(|row| metric.check(row, dim).is_err());
     let Some(record) = bad else {
         return Ok(());
     };
     metric
-        .prepare(vectors.row(record), dim)
+        .check(vectors.row(record), dim)
         .err()
         .map_or(Ok(()), |source| {
             Err(CliError::BadRow {

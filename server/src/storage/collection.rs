@@ -150,7 +150,7 @@ impl Config {
     /// the position and id.
     fn check_point(&self, position: usize, p: &PointWrite) -> Result<(), StorageError> {
         self.metric
-            .prepare(&p.vector, self.dim)
+            .check(&p.vector, self.dim)
             .map_err(|e| StorageError::engine(format!("point {position} (id {}): ", p.id), e))?;
         payload::validate(&p.payload).map_err(|e| {
             StorageError::InvalidArgument(format!("point {position} (id {}): {e}", p.id))
