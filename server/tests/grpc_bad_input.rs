@@ -399,15 +399,7 @@ async fn every_bad_input_gets_its_status_and_message_and_changes_nothing() {
             .unwrap();
         assert_eq!(count.into_inner().count, n, "{name}");
     }
-    let names: Vec<String> = cols
-        .list(pb::ListCollectionsRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .collections
-        .into_iter()
-        .map(|c| c.config.unwrap().name)
-        .collect();
+    let names = grpc_support::list_names(&mut cols).await;
     assert_eq!(names, ["c", "wide"]);
     assert!(server.stop());
 }

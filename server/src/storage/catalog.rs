@@ -5,10 +5,24 @@
 //! others serve. Creation builds the directory under a hidden temporary
 //! name and renames it into place, so a crash never leaves half a
 //! collection; deletion renames it away first for the same reason.
+//!
+//! **Names and identities.** A name is reserved while its collection is
+//! being created or deleted (it answers as absent, and a second create
+//! gets `AlreadyExists`), and is free again only when the delete has
+//! retired the old handle ([`Collection::retire`]: it waits for the write
+//! in flight, and no later work of the old handle touches a file) and
+//! moved its directory to a unique hidden name. So a collection re-created
+//! under the same name never receives a file of its predecessor.
+//!
+//! **Locking.** The map lock is held only to look up, reserve and install
+//! names, never across file work, fsyncs or waits for a collection's
+//! writer lock, so create/delete churn does not stall other collections'
+//! calls.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -44,13 +58,20 @@ pub fn validate_name(name: &str) -> Result<(), StorageError> {
 
 enum Slot {
     Open(Arc<Collection>),
-    Unavailable { reason: String, corrupt: bool },
+    Unavailable {
+        reason: String,
+        corrupt: bool,
+    },
+    /// Reserved by a create or delete in progress; answers as absent.
+    Busy,
 }
 
 /// The collections of a data directory.
 pub struct Catalog {
     root: PathBuf,
     slots: RwLock<BTreeMap<String, Slot>>,
+    /// Numbers the hidden names deleted directories move to.
+    deletions: AtomicU64,
     /// Held open for the catalog's lifetime: its exclusive lock keeps a
     /// second server from writing the same WALs.
     _lock: File,
@@ -100,6 +121,7 @@ impl Catalog {
         Ok(Catalog {
             root,
             slots: RwLock::new(slots),
+            deletions: AtomicU64::new(0),
             _lock: lock,
         })
     }
@@ -118,7 +140,7 @@ impl Catalog {
                 reason: reason.clone(),
                 corrupt: *corrupt,
             }),
-            None => Err(StorageError::NotFound(name.to_string())),
+            Some(Slot::Busy) | None => Err(StorageError::NotFound(name.to_string())),
         }
     }
 
@@ -129,7 +151,7 @@ impl Catalog {
             .values()
             .filter_map(|s| match s {
                 Slot::Open(c) => Some(Arc::clone(c)),
-                Slot::Unavailable { .. } => None,
+                Slot::Unavailable { .. } | Slot::Busy => None,
             })
             .collect()
     }
@@ -144,17 +166,36 @@ impl Catalog {
     pub fn create(&self, config: Config) -> Result<Arc<Collection>, StorageError> {
         validate_name(&config.name)?;
         config.validate()?;
-        let mut slots = self.slots.write();
-        if slots.contains_key(&config.name) {
-            return Err(StorageError::AlreadyExists(config.name));
+        let name = config.name.clone();
+        {
+            let mut slots = self.slots.write();
+            if slots.contains_key(&name) {
+                return Err(StorageError::AlreadyExists(name));
+            }
+            slots.insert(name.clone(), Slot::Busy);
         }
+        let created = self.create_files(&config);
+        let mut slots = self.slots.write();
+        match created {
+            Ok(collection) => {
+                slots.insert(name, Slot::Open(Arc::clone(&collection)));
+                Ok(collection)
+            }
+            Err(e) => {
+                slots.remove(&name);
+                Err(e)
+            }
+        }
+    }
+
+    /// The file work of [`Catalog::create`], under the reserved name.
+    fn create_files(&self, config: &Config) -> Result<Arc<Collection>, StorageError> {
         let staging = self.root.join(format!(".creating-{}", config.name));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir(&staging).map_err(|e| StorageError::io(&staging, e))?;
-        let name = config.name.clone();
-        let path = self.root.join(&name);
+        let path = self.root.join(&config.name);
         let mut renamed = false;
-        let created = Collection::create(&staging, &config)
+        let created = Collection::create(&staging, config)
             .and_then(|()| {
                 std::fs::rename(&staging, &path).map_err(|e| StorageError::io(&path, e))?;
                 renamed = true;
@@ -162,11 +203,7 @@ impl Catalog {
             })
             .and_then(|()| Collection::open(&path));
         match created {
-            Ok(collection) => {
-                let collection = start(collection);
-                slots.insert(name, Slot::Open(Arc::clone(&collection)));
-                Ok(collection)
-            }
+            Ok(collection) => Ok(start(collection)),
             Err(e) => {
                 // Undo, so that a failed create (a full disk, say) leaves
                 // no files behind and can simply be retried.
@@ -178,23 +215,46 @@ impl Catalog {
     }
 
     /// Deletes collection `name` and its files (also an unavailable one).
+    /// Waits for the write in flight on it; writes that come later through
+    /// a handle taken before answer [`StorageError::NotFound`].
     ///
     /// # Errors
     /// [`StorageError::InvalidArgument`], [`StorageError::NotFound`],
-    /// [`StorageError::Io`].
+    /// [`StorageError::Io`] (if the directory cannot be moved, nothing
+    /// changed).
     pub fn delete(&self, name: &str) -> Result<(), StorageError> {
         validate_name(name)?;
-        let mut slots = self.slots.write();
-        if !slots.contains_key(name) {
-            return Err(StorageError::NotFound(name.to_string()));
-        }
+        let slot = match self.slots.write().get_mut(name) {
+            Some(slot) if !matches!(slot, Slot::Busy) => std::mem::replace(slot, Slot::Busy),
+            _ => return Err(StorageError::NotFound(name.to_string())),
+        };
         let path = self.root.join(name);
-        let doomed = self.root.join(format!(".deleting-{name}"));
-        std::fs::rename(&path, &doomed).map_err(|e| StorageError::io(&path, e))?;
-        fsio::sync_dir(&self.root)?;
+        let n = self.deletions.fetch_add(1, Ordering::Relaxed);
+        let doomed = self.root.join(format!(".deleted-{name}-{n}"));
+        let moved = match &slot {
+            Slot::Open(c) => c.retire(&doomed),
+            _ => std::fs::rename(&path, &doomed)
+                .map_err(|e| StorageError::io(&path, e))
+                .and_then(|()| fsio::sync_dir(&self.root)),
+        };
+        let mut slots = self.slots.write();
+        if let Err(e) = moved {
+            if doomed.exists() {
+                // Moved but not fsynced: deleted all the same.
+                slots.remove(name);
+            } else {
+                slots.insert(name.to_string(), slot);
+            }
+            return Err(e);
+        }
         slots.remove(name);
         drop(slots);
-        std::fs::remove_dir_all(&doomed).map_err(|e| StorageError::io(&doomed, e))
+        // The name is free; the files go outside any lock (and a crash
+        // before this leaves a hidden directory that the next open removes).
+        if let Err(e) = std::fs::remove_dir_all(&doomed) {
+            tracing::warn!(dir = %doomed.display(), error = %e, "cannot remove a deleted collection's files; the next start removes them");
+        }
+        Ok(())
     }
 
     /// fsyncs every open collection's WAL (at shutdown).
@@ -243,5 +303,64 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, StorageError> {
             lock: path,
         }),
         Err(TryLockError::Error(e)) => Err(StorageError::io(&path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use waypoint_index::Metric;
+
+    use super::*;
+    use crate::storage::payload::Payload;
+    use crate::storage::wal::PointWrite;
+
+    fn config(dim: usize) -> Config {
+        Config {
+            name: "c".into(),
+            dim,
+            metric: Metric::L2Squared,
+            m: 8,
+            ef_construction: 32,
+            segment_max_points: 4,
+            wal_sync: WalSync::Always,
+            wal_sync_interval_ms: 0,
+        }
+    }
+
+    fn points(dim: usize, ids: std::ops::Range<u64>) -> Vec<PointWrite> {
+        ids.map(|id| PointWrite {
+            id,
+            vector: vec![id as f32; dim],
+            payload: Payload::new(),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_handle_of_a_deleted_collection_never_writes_into_its_successor() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let old = catalog.create(config(8)).unwrap();
+        catalog.delete("c").unwrap();
+        let new = catalog.create(config(2)).unwrap();
+        let files = |dir: &Path| {
+            let mut names: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            names.sort();
+            names
+        };
+        let before = files(&dir.path().join("collections/c"));
+        // A full segment: before the fix this sealed into `c/` again.
+        let refused = old.upsert(points(8, 0..4)).unwrap_err();
+        assert!(matches!(refused, StorageError::NotFound(_)), "{refused}");
+        old.sync().unwrap();
+        assert_eq!(files(&dir.path().join("collections/c")), before);
+        new.upsert(points(2, 0..3)).unwrap();
+        drop((old, new, catalog));
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let c = catalog.get("c").unwrap();
+        assert_eq!((c.config().dim, c.count(None)), (2, 3));
     }
 }

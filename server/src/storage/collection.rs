@@ -34,9 +34,18 @@
 //! **Invariant.** An id is live in at most one segment: an upsert of an id
 //! held by a sealed segment tombstones it there, so only the newest version
 //! is ever returned.
+//!
+//! **Identity.** A collection is its handle, not its name or path. A
+//! delete [retires](Collection::retire) the handle under the writer lock:
+//! it waits for the write (and seal) in progress, moves the directory
+//! away, and from then on every write and sync of the handle answers
+//! [`StorageError::NotFound`] without touching a file. So a search or write
+//! still holding the old handle can never write into a collection created
+//! later under the same name (and therefore at the same path).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -268,6 +277,9 @@ pub struct Collection {
     /// The writer lock: held across log, apply and seal of one write.
     writer: Mutex<Writer>,
     state: RwLock<State>,
+    /// Set by [`Collection::retire`] under the writer lock; every path
+    /// that touches a file checks it under the writer lock first.
+    retired: AtomicBool,
 }
 
 impl std::fmt::Debug for Collection {
@@ -389,7 +401,34 @@ impl Collection {
                 seal_retry_at: None,
             }),
             state: RwLock::new(state),
+            retired: AtomicBool::new(false),
         })
+    }
+
+    /// Retires this handle for a delete: waits for the write in progress
+    /// (the writer lock), renames the directory to `to` (in the same
+    /// parent, fsynced), and makes every later write and sync answer
+    /// [`StorageError::NotFound`]. Reads of a retired handle go on from
+    /// memory and the (unlinked but still mapped) segment files.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] if the rename fails (then nothing changed) or
+    /// its directory fsync fails (then the handle is retired all the same:
+    /// the directory has moved).
+    pub(crate) fn retire(&self, to: &Path) -> Result<(), StorageError> {
+        let _writer = self.writer.lock();
+        std::fs::rename(&self.dir, to).map_err(|e| StorageError::io(&self.dir, e))?;
+        self.retired.store(true, Ordering::Release);
+        fsio::sync_dir(to.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// [`StorageError::NotFound`] once [`Collection::retire`] ran; call it
+    /// under the writer lock.
+    fn check_live(&self) -> Result<(), StorageError> {
+        if self.retired.load(Ordering::Acquire) {
+            return Err(StorageError::NotFound(self.config.name.clone()));
+        }
+        Ok(())
     }
 
     /// The collection's settings.
@@ -406,7 +445,13 @@ impl Collection {
                 .iter()
                 .map(|s| s.view.deleted_count() as u64 + s.tombstones.len())
                 .sum::<u64>();
-        let bytes = std::fs::read_dir(&self.dir)
+        // A retired handle's path may already belong to a successor.
+        let listing = if self.retired.load(Ordering::Acquire) {
+            Err(std::io::ErrorKind::NotFound.into())
+        } else {
+            std::fs::read_dir(&self.dir)
+        };
+        let bytes = listing
             .map(|entries| {
                 entries
                     .filter_map(|e| e.ok()?.metadata().ok())
@@ -429,7 +474,8 @@ impl Collection {
     /// [`StorageError::Engine`] (with the point's position and id) or
     /// [`StorageError::InvalidArgument`] for the first bad point, before
     /// anything is written; [`StorageError::Io`] if the WAL append fails
-    /// (nothing applied).
+    /// (nothing applied); [`StorageError::NotFound`] once the collection
+    /// was deleted.
     pub fn upsert(&self, points: Vec<PointWrite>) -> Result<u64, StorageError> {
         for (i, p) in points.iter().enumerate() {
             self.config.check_point(i, p)?;
@@ -449,7 +495,8 @@ impl Collection {
     /// and the LSN (0 if nothing was present and nothing was logged).
     ///
     /// # Errors
-    /// [`StorageError::Io`] if the WAL append fails.
+    /// [`StorageError::Io`] if the WAL append fails;
+    /// [`StorageError::NotFound`] once the collection was deleted.
     pub fn delete_ids(&self, ids: &[u64]) -> Result<(u64, u64), StorageError> {
         self.delete_where(|state| {
             ids.iter()
@@ -495,6 +542,7 @@ impl Collection {
         make: impl FnOnce(&State) -> Option<Operation>,
     ) -> Result<(u64, bool), StorageError> {
         let mut writer = self.writer.lock();
+        self.check_live()?;
         let op = {
             let state = self.state.read();
             make(&state)
@@ -622,12 +670,16 @@ impl Collection {
         Ok(HnswView::open(&path)?)
     }
 
-    /// fsyncs the WAL.
+    /// fsyncs the WAL (nothing to do for a retired handle).
     ///
     /// # Errors
     /// [`StorageError::Io`].
     pub fn sync(&self) -> Result<(), StorageError> {
-        self.writer.lock().wal.sync()
+        let writer = self.writer.lock();
+        if self.retired.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        writer.wal.sync()
     }
 
     /// The present points among `ids`, in request order.

@@ -196,3 +196,29 @@ pub fn match_keyword(key: &str, value: &str) -> pb::Condition {
         })),
     }
 }
+
+/// The names `List` reports, in its order.
+pub async fn list_names(collections: &mut CollectionsClient<Channel>) -> Vec<String> {
+    collections
+        .list(pb::ListCollectionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .collections
+        .into_iter()
+        .map(|c| c.config.unwrap().name)
+        .collect()
+}
+
+/// Every live point of `collection`.
+pub async fn count_all(points: &mut PointsClient<Channel>, collection: &str) -> u64 {
+    points
+        .count(pb::CountRequest {
+            collection: collection.into(),
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .count
+}
