@@ -23,12 +23,13 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
 
 use super::collection::{Collection, Config, WalSync};
+use super::syncer::Syncer;
 use super::{fsio, StorageError};
 
 /// Longest collection name.
@@ -72,6 +73,10 @@ pub struct Catalog {
     slots: RwLock<BTreeMap<String, Slot>>,
     /// Numbers the hidden names deleted directories move to.
     deletions: AtomicU64,
+    /// fsyncs the WALs under the periodic policy.
+    syncer: Syncer,
+    /// Most collections [`Catalog::create`] lets exist.
+    max_collections: usize,
     /// Held open for the catalog's lifetime: its exclusive lock keeps a
     /// second server from writing the same WALs.
     _lock: File,
@@ -81,17 +86,20 @@ impl Catalog {
     /// Opens every collection under `data_dir/collections/` (creating the
     /// directories if needed), after taking an exclusive lock on
     /// `data_dir/LOCK` that lasts as long as the catalog. Leftovers of
-    /// interrupted creates and deletes are removed.
+    /// interrupted creates and deletes are removed. Every collection found
+    /// opens, even beyond `max_collections`, the most [`Catalog::create`]
+    /// allows.
     ///
     /// # Errors
     /// [`StorageError::InUse`] if another process holds the lock;
     /// [`StorageError::Io`] if the directory cannot be created or listed.
     /// Failures of single collections are not errors: they are logged and
     /// the collection answers as unavailable.
-    pub fn open(data_dir: &Path) -> Result<Self, StorageError> {
+    pub fn open(data_dir: &Path, max_collections: usize) -> Result<Self, StorageError> {
         let root = data_dir.join("collections");
         std::fs::create_dir_all(&root).map_err(|e| StorageError::io(&root, e))?;
         let lock = lock_data_dir(data_dir)?;
+        let syncer = Syncer::start();
         let mut slots = BTreeMap::new();
         let entries = std::fs::read_dir(&root).map_err(|e| StorageError::io(&root, e))?;
         for entry in entries {
@@ -107,7 +115,7 @@ impl Catalog {
                 continue;
             }
             let slot = match Collection::open(&path) {
-                Ok(c) => Slot::Open(start(c)),
+                Ok(c) => Slot::Open(start(&syncer, c)),
                 Err(e) => {
                     tracing::error!(collection = %name, error = %e, "collection failed to open; serving the others");
                     Slot::Unavailable {
@@ -122,6 +130,8 @@ impl Catalog {
             root,
             slots: RwLock::new(slots),
             deletions: AtomicU64::new(0),
+            syncer,
+            max_collections,
             _lock: lock,
         })
     }
@@ -161,8 +171,9 @@ impl Catalog {
     ///
     /// # Errors
     /// [`StorageError::InvalidArgument`] for a bad name or config,
-    /// [`StorageError::AlreadyExists`], [`StorageError::DiskFull`],
-    /// [`StorageError::Io`].
+    /// [`StorageError::AlreadyExists`], [`StorageError::LimitExceeded`]
+    /// when the catalog holds `max_collections` already,
+    /// [`StorageError::DiskFull`], [`StorageError::Io`].
     pub fn create(&self, config: Config) -> Result<Arc<Collection>, StorageError> {
         validate_name(&config.name)?;
         config.validate()?;
@@ -171,6 +182,14 @@ impl Catalog {
             let mut slots = self.slots.write();
             if slots.contains_key(&name) {
                 return Err(StorageError::AlreadyExists(name));
+            }
+            if slots.len() >= self.max_collections {
+                return Err(StorageError::LimitExceeded(format!(
+                    "the server holds {} collections, its limit (limits.max_collections = {}); \
+                     delete one or raise the limit",
+                    slots.len(),
+                    self.max_collections
+                )));
             }
             slots.insert(name.clone(), Slot::Busy);
         }
@@ -203,7 +222,7 @@ impl Catalog {
             })
             .and_then(|()| Collection::open(&path));
         match created {
-            Ok(collection) => Ok(start(collection)),
+            Ok(collection) => Ok(start(&self.syncer, collection)),
             Err(e) => {
                 // Undo, so that a failed create (a full disk, say) leaves
                 // no files behind and can simply be retried.
@@ -267,21 +286,14 @@ impl Catalog {
     }
 }
 
-/// Wraps an opened collection; under the periodic policy starts its WAL
-/// syncer, a thread that ends when the collection is dropped.
-fn start(collection: Collection) -> Arc<Collection> {
+/// Wraps an opened collection; under the periodic policy adds it to the
+/// WAL syncer.
+fn start(syncer: &Syncer, collection: Collection) -> Arc<Collection> {
     let collection = Arc::new(collection);
     let config = collection.config();
     if config.wal_sync == WalSync::Periodic {
         let interval = Duration::from_millis(u64::from(config.wal_sync_interval_ms));
-        let weak: Weak<Collection> = Arc::downgrade(&collection);
-        std::thread::spawn(move || loop {
-            std::thread::sleep(interval);
-            let Some(c) = weak.upgrade() else { return };
-            if let Err(e) = c.sync() {
-                tracing::error!(collection = %c.config().name, error = %e, "periodic WAL sync failed");
-            }
-        });
+        syncer.add(&collection, interval);
     }
     collection
 }
@@ -339,7 +351,7 @@ mod tests {
     #[test]
     fn a_handle_of_a_deleted_collection_never_writes_into_its_successor() {
         let dir = tempfile::tempdir().unwrap();
-        let catalog = Catalog::open(dir.path()).unwrap();
+        let catalog = Catalog::open(dir.path(), 10).unwrap();
         let old = catalog.create(config(8)).unwrap();
         catalog.delete("c").unwrap();
         let new = catalog.create(config(2)).unwrap();
@@ -359,7 +371,7 @@ mod tests {
         assert_eq!(files(&dir.path().join("collections/c")), before);
         new.upsert(points(2, 0..3)).unwrap();
         drop((old, new, catalog));
-        let catalog = Catalog::open(dir.path()).unwrap();
+        let catalog = Catalog::open(dir.path(), 10).unwrap();
         let c = catalog.get("c").unwrap();
         assert_eq!((c.config().dim, c.count(None)), (2, 3));
     }

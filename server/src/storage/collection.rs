@@ -258,6 +258,10 @@ struct State {
     manifest: Manifest,
 }
 
+/// A grouped search looks at most this many times `k · group_size` of the
+/// nearest points holding its key.
+pub const GROUP_FETCH_FACTOR: usize = 128;
+
 /// After a seal fails (a full disk, say), the writes that follow skip
 /// sealing for this long instead of each rewriting the whole segment.
 const SEAL_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -740,6 +744,13 @@ impl Collection {
     /// Points without the key (or with a float there) are skipped; a keyword
     /// list puts a point in each of its keywords' groups.
     ///
+    /// Only points holding the key are searched (a key no point has costs
+    /// one lookup), and groups are formed from at most the nearest
+    /// [`GROUP_FETCH_FACTOR`]` · k · group_size` of them: when a few groups
+    /// hold nearly every point, fewer than `k` groups (or groups short of
+    /// `group_size`) may come back rather than the whole collection being
+    /// scanned.
+    ///
     /// # Errors
     /// As [`Collection::search`].
     pub fn search_groups(
@@ -749,10 +760,18 @@ impl Collection {
         group_size: usize,
     ) -> Result<Vec<Group>, StorageError> {
         let state = self.state.read();
-        let total = state.live.len() as usize;
-        let mut fetch = (query.k * group_size * 2).max(1);
+        let mut allowed = state.index.holders(group_by);
+        if let Some(filtered) = state.allowed(query) {
+            allowed &= filtered;
+        }
+        let wanted = (query.k * group_size).max(1);
+        let most = (allowed.len() as usize).min(wanted.saturating_mul(GROUP_FETCH_FACTOR));
+        let mut fetch = (wanted * 2).min(most);
         loop {
-            let hits = state.knn(query, fetch)?;
+            if fetch == 0 {
+                return Ok(Vec::new());
+            }
+            let hits = state.knn_among(query, fetch, Some(&allowed))?;
             let mut order: Vec<Term> = Vec::new();
             let mut groups: HashMap<Term, Vec<Neighbor>> = HashMap::new();
             for n in &hits {
@@ -772,7 +791,7 @@ impl Collection {
             order.truncate(query.k);
             let complete =
                 order.len() == query.k && order.iter().all(|t| groups[t].len() == group_size);
-            if complete || hits.len() < fetch || fetch >= total {
+            if complete || hits.len() < fetch || fetch >= most {
                 return Ok(order
                     .into_iter()
                     .map(|term| Group {
@@ -795,19 +814,16 @@ impl Collection {
                     })
                     .collect());
             }
-            fetch = (fetch * 4).min(total);
+            fetch = (fetch * 4).min(most);
         }
     }
 }
 
+/// An empty appendable segment. It starts without room for any node and
+/// grows by doubling as points arrive, so an empty collection costs almost
+/// no memory whatever its `m` (a preallocated one cost 132 MiB at m = 256).
 fn new_appendable(config: &Config) -> Result<Hnsw, StorageError> {
-    let capacity = config.segment_max_points.min(1 << 16) as usize;
-    Ok(Hnsw::with_capacity(
-        config.dim,
-        config.metric,
-        config.params(),
-        capacity,
-    )?)
+    Ok(Hnsw::new(config.dim, config.metric, config.params())?)
 }
 
 impl State {
@@ -879,20 +895,33 @@ impl State {
 
     /// Top `k` over every segment.
     fn knn(&self, query: &Query, k: usize) -> Result<Vec<Neighbor>, StorageError> {
-        let allowed = query
+        let allowed = self.allowed(query);
+        self.knn_among(query, k, allowed.as_ref())
+    }
+
+    /// The ids `query`'s filter lets through (`None`: every live id).
+    fn allowed(&self, query: &Query) -> Option<RoaringTreemap> {
+        query
             .filter
             .as_ref()
-            .map(|f| f.evaluate(&self.index, &self.live));
+            .map(|f| f.evaluate(&self.index, &self.live))
+    }
+
+    /// Top `k` over every segment among `allowed` (`None`: every live id).
+    fn knn_among(
+        &self,
+        query: &Query,
+        k: usize,
+        allowed: Option<&RoaringTreemap>,
+    ) -> Result<Vec<Neighbor>, StorageError> {
         let params = SearchParams {
             ef: query.ef,
             exact: query.exact,
-            filter: allowed.as_ref().map(EngineFilter::AllowList),
+            filter: allowed.map(EngineFilter::AllowList),
         };
         let search_segment = |i: usize| match i.checked_sub(1) {
             None => self.appendable.search(&query.vector, k, &params),
-            Some(s) => {
-                self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed.as_ref())
-            }
+            Some(s) => self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed),
         };
         // One segment runs on this thread: handing it to the rayon pool
         // costs a thread wake-up for nothing.
