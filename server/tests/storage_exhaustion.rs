@@ -99,7 +99,7 @@ async fn periodic_wal_sync_of_many_collections_uses_one_thread() {
     let threads = server.status_field("Threads");
     println!("200 periodic collections: {base} -> {threads} threads");
     assert!(threads < base + 20, "{base} -> {threads} threads");
-    // The syncs happen: a write is durable after a kill -9 some intervals on.
+    // The collections still take writes, and keep them across a kill -9.
     pts.upsert(pb::UpsertRequest {
         collection: "p199".into(),
         points: vec![pb::Point {
