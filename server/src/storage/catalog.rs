@@ -9,7 +9,7 @@
 //! **Names and identities.** A name is reserved while its collection is
 //! being created or deleted (it answers as absent, and a second create
 //! gets `AlreadyExists`), and is free again only when the delete has
-//! retired the old handle ([`Collection::retire`]: it waits for the write
+//! retired the old handle (`Collection::retire`: it waits for the write
 //! in flight, and no later work of the old handle touches a file) and
 //! moved its directory to a unique hidden name. So a collection re-created
 //! under the same name never receives a file of its predecessor.

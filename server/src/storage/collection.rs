@@ -36,7 +36,7 @@
 //! is ever returned.
 //!
 //! **Identity.** A collection is its handle, not its name or path. A
-//! delete [retires](Collection::retire) the handle under the writer lock:
+//! delete retires the handle (`Collection::retire`) under the writer lock:
 //! it waits for the write (and seal) in progress, moves the directory
 //! away, and from then on every write and sync of the handle answers
 //! [`StorageError::NotFound`] without touching a file. So a search or write
