@@ -333,3 +333,42 @@ async fn grouped_search_looks_only_at_points_holding_the_key() {
         .collect();
     assert_eq!(got, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_keywords_count_against_the_payload_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (mut collections, mut pts) = server.clients().await;
+    collections
+        .create(create("p", 4, pb::Metric::L2, 0))
+        .await
+        .unwrap();
+    // 200,000 empty keywords: 400 KB on the wire, 1.6 MB counted.
+    let keywords = pb::Value {
+        kind: Some(pb::value::Kind::Keywords(pb::Keywords {
+            values: vec![String::new(); 200_000],
+        })),
+    };
+    let refused = pts
+        .upsert(pb::UpsertRequest {
+            collection: "p".into(),
+            points: vec![pb::Point {
+                id: 1,
+                vector: vec![1.0; 4],
+                payload: Some(pb::Payload {
+                    fields: [("tags".to_string(), keywords)].into(),
+                }),
+            }],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .contains("payload is 1600020 bytes; the limit is 1048576 bytes per point"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(count_all(&mut pts, "p").await, 0);
+}
