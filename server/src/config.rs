@@ -18,6 +18,7 @@
 //! max_batch = 10000            # points per upsert, queries per batch
 //! max_k = 10000                # k of a search (k · group_size for groups)
 //! max_dim = 4096               # dim of a new collection
+//! max_collections = 1000       # collections the server holds
 //! ```
 
 use std::fmt;
@@ -43,6 +44,9 @@ pub struct Limits {
     pub max_k: usize,
     /// Largest `dim` of a new collection.
     pub max_dim: usize,
+    /// Most collections the server holds; a create beyond it is refused
+    /// with `RESOURCE_EXHAUSTED`. Collections already on disk all open.
+    pub max_collections: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +56,7 @@ impl Default for Limits {
             max_batch: 10_000,
             max_k: 10_000,
             max_dim: 4096,
+            max_collections: 1000,
         }
     }
 }
@@ -105,6 +110,7 @@ impl Limits {
         at_least("max_batch", self.max_batch, 1)?;
         at_least("max_k", self.max_k, 1)?;
         at_least("max_dim", self.max_dim, 1)?;
+        at_least("max_collections", self.max_collections, 1)?;
         if self.max_dim > waypoint_index::MAX_DIM {
             return Err(format!(
                 "limits.max_dim = {} is above the engine's largest dimension, {}",
@@ -292,6 +298,7 @@ mod tests {
             ("max_batch = 0", "limits.max_batch = 0 would refuse every request; it must be at least 1"),
             ("max_k = 0", "limits.max_k = 0 would refuse every request"),
             ("max_dim = 0", "limits.max_dim = 0 would refuse every request"),
+            ("max_collections = 0", "limits.max_collections = 0 would refuse every request"),
             ("max_message_bytes = 100", "limits.max_message_bytes = 100 would refuse every request; it must be at least 1024"),
             ("max_dim = 100000", "limits.max_dim = 100000 is above the engine's largest dimension"),
         ] {

@@ -60,8 +60,9 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         None => Server::builder(),
     };
     let data_dir = config.data_dir.clone();
+    let max_collections = config.limits.max_collections;
     let catalog = Arc::new(
-        tokio::task::spawn_blocking(move || Catalog::open(&data_dir))
+        tokio::task::spawn_blocking(move || Catalog::open(&data_dir, max_collections))
             .await
             .expect("catalog open does not panic")?,
     );

@@ -262,15 +262,7 @@ async fn kill_9_mid_import_keeps_every_acknowledged_batch_and_no_partial_one() {
             }
             present += got.len() as u64;
         }
-        let count = pts
-            .count(pb::CountRequest {
-                collection: "c".into(),
-                filter: None,
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .count;
+        let count = grpc_support::count_all(&mut pts, "c").await;
         assert_eq!(
             count, present,
             "round {round}: no point outside the batches sent"

@@ -34,9 +34,18 @@
 //! **Invariant.** An id is live in at most one segment: an upsert of an id
 //! held by a sealed segment tombstones it there, so only the newest version
 //! is ever returned.
+//!
+//! **Identity.** A collection is its handle, not its name or path. A
+//! delete retires the handle (`Collection::retire`) under the writer lock:
+//! it waits for the write (and seal) in progress, moves the directory
+//! away, and from then on every write and sync of the handle answers
+//! [`StorageError::NotFound`] without touching a file. So a search or write
+//! still holding the old handle can never write into a collection created
+//! later under the same name (and therefore at the same path).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -249,6 +258,10 @@ struct State {
     manifest: Manifest,
 }
 
+/// A grouped search looks at most this many times `k · group_size` of the
+/// nearest points holding its key.
+pub const GROUP_FETCH_FACTOR: usize = 128;
+
 /// After a seal fails (a full disk, say), the writes that follow skip
 /// sealing for this long instead of each rewriting the whole segment.
 const SEAL_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -268,6 +281,9 @@ pub struct Collection {
     /// The writer lock: held across log, apply and seal of one write.
     writer: Mutex<Writer>,
     state: RwLock<State>,
+    /// Set by [`Collection::retire`] under the writer lock; every path
+    /// that touches a file checks it under the writer lock first.
+    retired: AtomicBool,
 }
 
 impl std::fmt::Debug for Collection {
@@ -389,7 +405,34 @@ impl Collection {
                 seal_retry_at: None,
             }),
             state: RwLock::new(state),
+            retired: AtomicBool::new(false),
         })
+    }
+
+    /// Retires this handle for a delete: waits for the write in progress
+    /// (the writer lock), renames the directory to `to` (in the same
+    /// parent, fsynced), and makes every later write and sync answer
+    /// [`StorageError::NotFound`]. Reads of a retired handle go on from
+    /// memory and the (unlinked but still mapped) segment files.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] if the rename fails (then nothing changed) or
+    /// its directory fsync fails (then the handle is retired all the same:
+    /// the directory has moved).
+    pub(crate) fn retire(&self, to: &Path) -> Result<(), StorageError> {
+        let _writer = self.writer.lock();
+        std::fs::rename(&self.dir, to).map_err(|e| StorageError::io(&self.dir, e))?;
+        self.retired.store(true, Ordering::Release);
+        fsio::sync_dir(to.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// [`StorageError::NotFound`] once [`Collection::retire`] ran; call it
+    /// under the writer lock.
+    fn check_live(&self) -> Result<(), StorageError> {
+        if self.retired.load(Ordering::Acquire) {
+            return Err(StorageError::NotFound(self.config.name.clone()));
+        }
+        Ok(())
     }
 
     /// The collection's settings.
@@ -406,7 +449,13 @@ impl Collection {
                 .iter()
                 .map(|s| s.view.deleted_count() as u64 + s.tombstones.len())
                 .sum::<u64>();
-        let bytes = std::fs::read_dir(&self.dir)
+        // A retired handle's path may already belong to a successor.
+        let listing = if self.retired.load(Ordering::Acquire) {
+            Err(std::io::ErrorKind::NotFound.into())
+        } else {
+            std::fs::read_dir(&self.dir)
+        };
+        let bytes = listing
             .map(|entries| {
                 entries
                     .filter_map(|e| e.ok()?.metadata().ok())
@@ -429,7 +478,8 @@ impl Collection {
     /// [`StorageError::Engine`] (with the point's position and id) or
     /// [`StorageError::InvalidArgument`] for the first bad point, before
     /// anything is written; [`StorageError::Io`] if the WAL append fails
-    /// (nothing applied).
+    /// (nothing applied); [`StorageError::NotFound`] once the collection
+    /// was deleted.
     pub fn upsert(&self, points: Vec<PointWrite>) -> Result<u64, StorageError> {
         for (i, p) in points.iter().enumerate() {
             self.config.check_point(i, p)?;
@@ -449,7 +499,8 @@ impl Collection {
     /// and the LSN (0 if nothing was present and nothing was logged).
     ///
     /// # Errors
-    /// [`StorageError::Io`] if the WAL append fails.
+    /// [`StorageError::Io`] if the WAL append fails;
+    /// [`StorageError::NotFound`] once the collection was deleted.
     pub fn delete_ids(&self, ids: &[u64]) -> Result<(u64, u64), StorageError> {
         self.delete_where(|state| {
             ids.iter()
@@ -495,6 +546,7 @@ impl Collection {
         make: impl FnOnce(&State) -> Option<Operation>,
     ) -> Result<(u64, bool), StorageError> {
         let mut writer = self.writer.lock();
+        self.check_live()?;
         let op = {
             let state = self.state.read();
             make(&state)
@@ -622,12 +674,16 @@ impl Collection {
         Ok(HnswView::open(&path)?)
     }
 
-    /// fsyncs the WAL.
+    /// fsyncs the WAL (nothing to do for a retired handle).
     ///
     /// # Errors
     /// [`StorageError::Io`].
     pub fn sync(&self) -> Result<(), StorageError> {
-        self.writer.lock().wal.sync()
+        let writer = self.writer.lock();
+        if self.retired.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        writer.wal.sync()
     }
 
     /// The present points among `ids`, in request order.
@@ -688,6 +744,13 @@ impl Collection {
     /// Points without the key (or with a float there) are skipped; a keyword
     /// list puts a point in each of its keywords' groups.
     ///
+    /// Only points holding the key are searched (a key no point has costs
+    /// one lookup), and groups are formed from at most the nearest
+    /// [`GROUP_FETCH_FACTOR`]` · k · group_size` of them: when a few groups
+    /// hold nearly every point, fewer than `k` groups (or groups short of
+    /// `group_size`) may come back rather than the whole collection being
+    /// scanned.
+    ///
     /// # Errors
     /// As [`Collection::search`].
     pub fn search_groups(
@@ -697,10 +760,18 @@ impl Collection {
         group_size: usize,
     ) -> Result<Vec<Group>, StorageError> {
         let state = self.state.read();
-        let total = state.live.len() as usize;
-        let mut fetch = (query.k * group_size * 2).max(1);
+        let mut allowed = state.index.holders(group_by);
+        if let Some(filtered) = state.allowed(query) {
+            allowed &= filtered;
+        }
+        let wanted = (query.k * group_size).max(1);
+        let most = (allowed.len() as usize).min(wanted.saturating_mul(GROUP_FETCH_FACTOR));
+        let mut fetch = (wanted * 2).min(most);
         loop {
-            let hits = state.knn(query, fetch)?;
+            if fetch == 0 {
+                return Ok(Vec::new());
+            }
+            let hits = state.knn_among(query, fetch, Some(&allowed))?;
             let mut order: Vec<Term> = Vec::new();
             let mut groups: HashMap<Term, Vec<Neighbor>> = HashMap::new();
             for n in &hits {
@@ -720,7 +791,7 @@ impl Collection {
             order.truncate(query.k);
             let complete =
                 order.len() == query.k && order.iter().all(|t| groups[t].len() == group_size);
-            if complete || hits.len() < fetch || fetch >= total {
+            if complete || hits.len() < fetch || fetch >= most {
                 return Ok(order
                     .into_iter()
                     .map(|term| Group {
@@ -743,19 +814,16 @@ impl Collection {
                     })
                     .collect());
             }
-            fetch = (fetch * 4).min(total);
+            fetch = (fetch * 4).min(most);
         }
     }
 }
 
+/// An empty appendable segment. It starts without room for any node and
+/// grows by doubling as points arrive, so an empty collection costs almost
+/// no memory whatever its `m` (a preallocated one cost 132 MiB at m = 256).
 fn new_appendable(config: &Config) -> Result<Hnsw, StorageError> {
-    let capacity = config.segment_max_points.min(1 << 16) as usize;
-    Ok(Hnsw::with_capacity(
-        config.dim,
-        config.metric,
-        config.params(),
-        capacity,
-    )?)
+    Ok(Hnsw::new(config.dim, config.metric, config.params())?)
 }
 
 impl State {
@@ -827,20 +895,33 @@ impl State {
 
     /// Top `k` over every segment.
     fn knn(&self, query: &Query, k: usize) -> Result<Vec<Neighbor>, StorageError> {
-        let allowed = query
+        let allowed = self.allowed(query);
+        self.knn_among(query, k, allowed.as_ref())
+    }
+
+    /// The ids `query`'s filter lets through (`None`: every live id).
+    fn allowed(&self, query: &Query) -> Option<RoaringTreemap> {
+        query
             .filter
             .as_ref()
-            .map(|f| f.evaluate(&self.index, &self.live));
+            .map(|f| f.evaluate(&self.index, &self.live))
+    }
+
+    /// Top `k` over every segment among `allowed` (`None`: every live id).
+    fn knn_among(
+        &self,
+        query: &Query,
+        k: usize,
+        allowed: Option<&RoaringTreemap>,
+    ) -> Result<Vec<Neighbor>, StorageError> {
         let params = SearchParams {
             ef: query.ef,
             exact: query.exact,
-            filter: allowed.as_ref().map(EngineFilter::AllowList),
+            filter: allowed.map(EngineFilter::AllowList),
         };
         let search_segment = |i: usize| match i.checked_sub(1) {
             None => self.appendable.search(&query.vector, k, &params),
-            Some(s) => {
-                self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed.as_ref())
-            }
+            Some(s) => self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed),
         };
         // One segment runs on this thread: handing it to the rayon pool
         // costs a thread wake-up for nothing.

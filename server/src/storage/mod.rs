@@ -12,6 +12,7 @@
 //!   exist and the WAL checkpoint.
 //! - [`payload`], [`filter`]: payload values, their roaring inverted indexes
 //!   and filter evaluation.
+//! - `syncer`: one thread that fsyncs the WALs under the periodic policy.
 //!
 //! Nothing here knows about gRPC: the service layer maps [`StorageError`] to
 //! statuses.
@@ -24,6 +25,7 @@ mod fsio;
 mod manifest;
 pub mod payload;
 mod segment;
+mod syncer;
 pub mod wal;
 
 pub use error::StorageError;

@@ -32,10 +32,17 @@ pub enum Value {
 /// A point's payload: key → value, in key order.
 pub type Payload = BTreeMap<String, Value>;
 
-/// Largest accepted payload of one point: its keys and values, in bytes
-/// (strings by their UTF-8 length, numbers and booleans by 8). A payload is
-/// metadata beside a vector; bulk content belongs in another store.
+/// Largest accepted payload of one point: its keys and values, in bytes.
+/// Every key, value and keyword-list element counts [`ELEMENT_BYTES`] plus
+/// the UTF-8 length of its string, so a million empty keywords count as
+/// much as they cost. A payload is metadata beside a vector; bulk content
+/// belongs in another store.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// What each key, value and list element counts against
+/// [`MAX_PAYLOAD_BYTES`] besides its string bytes (a number's size; about
+/// what an element costs in memory beyond its text).
+pub const ELEMENT_BYTES: usize = 8;
 
 /// Checks a payload's keys and size.
 ///
@@ -50,7 +57,7 @@ pub fn validate(payload: &Payload) -> Result<(), StorageError> {
                 "payload key {key:?} must be 1 to {MAX_KEY_BYTES} bytes long"
             )));
         }
-        bytes += key.len() + value.size_bytes();
+        bytes += ELEMENT_BYTES + key.len() + value.size_bytes();
     }
     if bytes > MAX_PAYLOAD_BYTES {
         return Err(StorageError::InvalidArgument(format!(
@@ -75,9 +82,11 @@ impl Value {
     /// Bytes counted against [`MAX_PAYLOAD_BYTES`].
     fn size_bytes(&self) -> usize {
         match self {
-            Value::Keyword(s) => s.len(),
-            Value::Integer(_) | Value::Float(_) | Value::Bool(_) => 8,
-            Value::Keywords(list) => list.iter().map(String::len).sum(),
+            Value::Keyword(s) => ELEMENT_BYTES + s.len(),
+            Value::Integer(_) | Value::Float(_) | Value::Bool(_) => ELEMENT_BYTES,
+            Value::Keywords(list) => {
+                ELEMENT_BYTES + list.iter().map(|s| ELEMENT_BYTES + s.len()).sum::<usize>()
+            }
         }
     }
 
@@ -130,6 +139,18 @@ impl PayloadIndex {
         }
     }
 
+    /// The ids holding an indexed value (not a float) under `key`.
+    pub fn holders(&self, key: &str) -> RoaringTreemap {
+        self.postings
+            .get(key)
+            .map(|by_term| {
+                by_term
+                    .values()
+                    .fold(RoaringTreemap::new(), |all, ids| all | ids)
+            })
+            .unwrap_or_default()
+    }
+
     /// The ids whose value under `key` is (or, for lists, contains) `term`.
     pub fn ids(&self, key: &str, term: &Term) -> Option<&RoaringTreemap> {
         self.postings.get(key)?.get(term)
@@ -145,6 +166,18 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect()
+    }
+
+    #[test]
+    fn every_element_counts_against_the_payload_limit() {
+        let empties = |n: usize| payload(&[("tags", Value::Keywords(vec![String::new(); n]))]);
+        // 8 (key) + 4 + 8 (list) + 8 per element.
+        let fits = (MAX_PAYLOAD_BYTES - 20) / ELEMENT_BYTES;
+        validate(&empties(fits)).unwrap();
+        let err = validate(&empties(fits + 1)).unwrap_err().to_string();
+        assert!(err.contains("limit is 1048576 bytes per point"), "{err}");
+        // The attack of issue 17: 30M empty keywords in 60 MB of protobuf.
+        assert!(validate(&empties(200_000)).is_err());
     }
 
     #[test]

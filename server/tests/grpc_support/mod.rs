@@ -40,13 +40,29 @@ impl Server {
         log: &str,
         stderr: Stdio,
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_waypoint"));
+        command.envs(env.iter().copied()).stderr(stderr);
+        Self::spawn(command, data_dir, extra, log)
+    }
+
+    /// [`Server::start_with`] under `ulimit -n fd_limit` (soft and hard).
+    pub fn start_with_fd_limit(data_dir: &Path, extra: &[&str], fd_limit: u64) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {fd_limit} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_waypoint"));
+        Self::spawn(command, data_dir, extra, "warn")
+    }
+
+    /// Runs `command` with `serve` and its arguments and waits (at most
+    /// 60 s) for the address it reports.
+    fn spawn(mut command: Command, data_dir: &Path, extra: &[&str], log: &str) -> Server {
+        let mut child = command
             .args(["serve", "--addr", "127.0.0.1:0", "--log", log, "--data-dir"])
             .arg(data_dir)
             .args(extra)
-            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(stderr)
             .spawn()
             .expect("start waypoint serve");
         let stdout = child.stdout.take().unwrap();
@@ -70,6 +86,21 @@ impl Server {
             url: format!("http://{addr}"),
             data_dir: data_dir.to_path_buf(),
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A field of `/proc/PID/status` (e.g. `VmRSS` in KiB, `Threads`).
+    pub fn status_field(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/PID/status"))
     }
 
     /// Starts `waypoint serve` over `data_dir` with default settings.
@@ -195,4 +226,30 @@ pub fn match_keyword(key: &str, value: &str) -> pb::Condition {
             value: Some(pb::r#match::Value::Keyword(value.into())),
         })),
     }
+}
+
+/// The names `List` reports, in its order.
+pub async fn list_names(collections: &mut CollectionsClient<Channel>) -> Vec<String> {
+    collections
+        .list(pb::ListCollectionsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .collections
+        .into_iter()
+        .map(|c| c.config.unwrap().name)
+        .collect()
+}
+
+/// Every live point of `collection`.
+pub async fn count_all(points: &mut PointsClient<Channel>, collection: &str) -> u64 {
+    points
+        .count(pb::CountRequest {
+            collection: collection.into(),
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .count
 }
