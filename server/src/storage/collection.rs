@@ -862,7 +862,7 @@ impl State {
             .flatten()
             .filter(|hit| seen.insert(hit.id))
             .collect();
-        hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+        hits.sort_by(Neighbor::cmp_rank);
         hits.truncate(k);
         Ok(hits)
     }
