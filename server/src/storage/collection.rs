@@ -55,9 +55,9 @@ use super::segment::{self, Sealed};
 use super::wal::{self, Operation, PointWrite, Wal};
 use super::{fsio, StorageError};
 
-const CONFIG_FILE: &str = "collection.toml";
-const MANIFEST_FILE: &str = "manifest.toml";
-const WAL_FILE: &str = "wal.log";
+pub(crate) const CONFIG_FILE: &str = "collection.toml";
+pub(crate) const MANIFEST_FILE: &str = "manifest.toml";
+pub(crate) const WAL_FILE: &str = "wal.log";
 
 /// When acknowledged writes reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +163,7 @@ impl Config {
     /// # Errors
     /// The first failing check, as [`Config::check_point`] or
     /// [`StorageError::InvalidArgument`] for a repeated id.
-    fn check_operation(&self, op: &Operation) -> Result<(), StorageError> {
+    pub(crate) fn check_operation(&self, op: &Operation) -> Result<(), StorageError> {
         let ids: Vec<u64> = match op {
             Operation::Upsert(points) => {
                 for (i, p) in points.iter().enumerate() {
@@ -391,12 +391,9 @@ impl Collection {
         let mut read_only = recovered.damage;
         let mut replayed = 0;
         for logged in recovered.records {
-            let refused = |what: &str, e: StorageError| wal::Damage {
-                path: wal_path.clone(),
-                offset: logged.offset,
-                lsn: Some(logged.lsn),
-                after_lsn: 0,
-                reason: format!("{what}: {e}"),
+            let (offset, lsn) = (logged.offset, logged.lsn);
+            let refused = |what: &str, e: StorageError| {
+                wal::Damage::refused(&wal_path, offset, lsn, format!("{what}: {e}"))
             };
             if let Err(e) = config.check_operation(&logged.op) {
                 read_only = Some(refused("not a valid write", e));

@@ -12,11 +12,14 @@
 //!   exist and the WAL checkpoint.
 //! - [`payload`], [`filter`]: payload values, their roaring inverted indexes
 //!   and filter evaluation.
+//! - [`check`]: offline verification of every file of a data directory, and
+//!   the WAL repair of `waypoint repair`.
 //!
 //! Nothing here knows about gRPC: the service layer maps [`StorageError`] to
 //! statuses.
 
 pub mod catalog;
+pub mod check;
 pub mod collection;
 mod error;
 pub mod filter;

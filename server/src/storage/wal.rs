@@ -122,13 +122,17 @@ impl std::fmt::Display for Damage {
     }
 }
 
-impl From<Damage> for StorageError {
-    fn from(d: Damage) -> Self {
-        let reason = match d.lsn {
-            Some(lsn) => format!("record LSN {lsn}: {}", d.reason),
-            None => format!("record after LSN {}: {}", d.after_lsn, d.reason),
-        };
-        StorageError::corrupt(d.path, d.offset, reason)
+impl Damage {
+    /// A whole record of the log at `path`, at `offset` with `lsn`, that
+    /// replay refuses: `reason` says why.
+    pub fn refused(path: &Path, offset: u64, lsn: u64, reason: String) -> Self {
+        Damage {
+            path: path.to_path_buf(),
+            offset,
+            lsn: Some(lsn),
+            after_lsn: 0,
+            reason,
+        }
     }
 }
 
