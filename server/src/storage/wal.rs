@@ -95,7 +95,7 @@ pub struct Recovered {
 }
 
 /// The first record of a log that is not replayed; every record before it
-/// is. Found by [`scan`] (framing, checksum, LSN order, decoding) or by the
+/// is. Found reading the log (framing, checksum, LSN order, decoding) or by the
 /// collection (an operation the write path refuses).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damage {
