@@ -507,7 +507,9 @@ impl HnswView {
         self.ids.contains_key(&id)
     }
 
-    /// The stored vector of `id` (unit length under cosine), if live.
+    /// The stored vector of `id` (unit length under cosine), if live. The
+    /// slice is the mapped bytes: if the file may have been changed under
+    /// the view, [`HnswView::check_intact`] after reading it tells.
     pub fn get_vector(&self, id: u64) -> Option<&[f32]> {
         self.ids.get(&id).map(|&n| self.vector(n))
     }
