@@ -91,6 +91,16 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// *storage*: a mapped index file was truncated or rewritten in place
+    /// while a view had it open, so what the view read cannot be trusted.
+    /// Reopen the file (or restore it) to search it again.
+    #[error("index file {path} changed while open: {reason}; its results cannot be trusted until it is reopened")]
+    FileChanged {
+        /// The file.
+        path: PathBuf,
+        /// What changed (size, modification time, or a read past its end).
+        reason: String,
+    },
     /// *storage*: an I/O error, with the path it happened on.
     #[error("I/O error on {path}: {source}")]
     Io {

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+use crate::exact;
 use crate::metric::Metric;
 use crate::params::check_dim;
 use crate::search::{Neighbor, SearchParams};
-use crate::{exact, scored::Scored};
 
 /// An in-memory list of points searched by SIMD brute force.
 ///
@@ -122,10 +122,9 @@ impl FlatIndex {
     }
 
     /// The exact `k` nearest points to `query`, closest first (ties: smaller
-    /// id first). Which of several points tied at the `k`-th distance make
-    /// the cut goes by storage position: the earlier added, so the smaller
-    /// id when ids are added in increasing order and never deleted (as
-    /// ground truth does). `params.ef` and `params.exact` are ignored;
+    /// id first, also for which of several points tied at the `k`-th
+    /// distance make the cut, so the answer for `k` is a prefix of the
+    /// answer for any larger `k`). `params.ef` and `params.exact` are ignored;
     /// `params.filter` restricts the results. Returns
     /// `min(k, matching points)` hits.
     ///
@@ -137,27 +136,13 @@ impl FlatIndex {
             return Err(Error::ZeroK);
         }
         let query = self.metric.prepare_query(query, self.dim)?;
-        let hits = match params.filter {
-            None => exact::top_k(
-                true,
-                self.len(),
-                |p| self.row(p),
-                &query,
-                self.metric,
-                k,
-                |_| true,
-            ),
-            Some(filter) => exact::top_k(
-                true,
-                self.len(),
-                |p| self.row(p),
-                &query,
-                self.metric,
-                k,
-                |p| filter.allows(self.ids[p as usize]),
-            ),
-        };
-        Ok(self.to_neighbors(hits))
+        let row = |p| self.row(p);
+        let id = |p: u32| self.ids[p as usize];
+        let (n, m) = (self.len(), self.metric);
+        Ok(match params.filter {
+            None => exact::top_k(true, n, row, id, &query, m, k, |_| true),
+            Some(f) => exact::top_k(true, n, row, id, &query, m, k, |p| f.allows(id(p))),
+        })
     }
 
     /// [`FlatIndex::search`] for many queries, in parallel with rayon.
@@ -175,18 +160,5 @@ impl FlatIndex {
         Q: AsRef<[f32]> + Sync,
     {
         crate::search::in_parallel(queries, |q| self.search(q, k, params))
-    }
-
-    fn to_neighbors(&self, hits: Vec<Scored>) -> Vec<Neighbor> {
-        let mut out: Vec<Neighbor> = hits
-            .into_iter()
-            .map(|s| Neighbor {
-                id: self.ids[s.node as usize],
-                distance: s.dist,
-            })
-            .collect();
-        // Positions move on delete, so break ties by external id, not position.
-        out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
-        out
     }
 }

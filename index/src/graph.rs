@@ -237,7 +237,7 @@ where
         matches!(f, Filter::AllowList(set)
             if (set.len() as f64).powi(2) <= ef as f64 * state.m0 as f64 * state.live as f64)
     }) {
-        let nodes = set.iter().filter_map(&resolve);
+        let nodes = set.iter().filter_map(|id| resolve(id).map(|n| (n, id)));
         exact::top_k_of(nodes, |n| g.vector(n), query, g.metric(), k)
     } else {
         let mut hits = with_scratch(|s| {
@@ -255,9 +255,18 @@ where
                 search_layer(g, query, &[cur], ef, 0, admits, s);
             }
             // Drain rather than take: the heap keeps its allocation for the
-            // next query on this thread.
-            let mut hits: Vec<Scored> = s.results.drain().collect();
-            hits.sort_unstable();
+            // next query on this thread. The cut to k goes by external id
+            // among ties, not node order, so that k's answer is a prefix of
+            // a larger k's.
+            let mut hits: Vec<Neighbor> = s
+                .results
+                .drain()
+                .map(|h| Neighbor {
+                    id: g.external_id(h.node),
+                    distance: h.dist,
+                })
+                .collect();
+            hits.sort_unstable_by(Neighbor::cmp_rank);
             hits.truncate(k);
             hits
         });
@@ -269,7 +278,7 @@ where
         }
         hits
     };
-    to_neighbors(g, hits)
+    hits
 }
 
 fn exact_scan<G: GraphRead>(
@@ -277,26 +286,15 @@ fn exact_scan<G: GraphRead>(
     query: &[f32],
     k: usize,
     admits: &(dyn Fn(u32) -> bool + Sync),
-) -> Vec<Scored> {
+) -> Vec<Neighbor> {
     exact::top_k(
         false,
         g.node_count(),
         |n| g.vector(n),
+        |n| g.external_id(n),
         query,
         g.metric(),
         k,
         |n| g.is_ready(n) && admits(n),
     )
-}
-
-fn to_neighbors<G: GraphRead>(g: &G, hits: Vec<Scored>) -> Vec<Neighbor> {
-    let mut out: Vec<Neighbor> = hits
-        .into_iter()
-        .map(|s| Neighbor {
-            id: g.external_id(s.node),
-            distance: s.dist,
-        })
-        .collect();
-    out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
-    out
 }

@@ -8,8 +8,18 @@
 //! | metric | distance | range |
 //! |---|---|---|
 //! | [`Metric::L2Squared`] | `Σ (aᵢ − bᵢ)²` | `[0, ∞)` |
-//! | [`Metric::Cosine`] | `1 − cos(a, b)`; vectors are normalised at insert, so this is `1 − ⟨â, b̂⟩` | `[0, 2]` |
+//! | [`Metric::Cosine`] | `1 − cos(a, b)`; vectors are normalised at insert, and this is computed as `½‖â − b̂‖²` | `[0, 2]` |
 //! | [`Metric::InnerProduct`] | `1 − ⟨a, b⟩` (as hnswlib's `ip` space) | any real |
+//!
+//! L2 and cosine distances are never negative, and a vector is at exactly
+//! `0.0` from a stored copy of itself. Cosine is therefore computed as
+//! `½‖â − b̂‖²`, which equals `1 − ⟨â, b̂⟩` for unit vectors but, unlike it,
+//! cannot round below 0 or away from 0 for `â = b̂` (normalisation is exact
+//! only to about one ulp, so `⟨â, â⟩` lands a little above or below 1), and
+//! keeps its precision for near-duplicates instead of cancelling. Inner
+//! product is the raw `1 − ⟨a, b⟩`: it is negative whenever `⟨a, b⟩ > 1`,
+//! which unnormalised vectors reach easily, and that order is the metric's
+//! meaning.
 
 use std::borrow::Cow;
 
@@ -33,13 +43,17 @@ impl Metric {
     /// Distance between two vectors of equal length, with the SIMD kernel.
     ///
     /// Under [`Metric::Cosine`] both inputs must already be unit vectors (the
-    /// index normalises them); this returns `1 − ⟨a, b⟩`.
+    /// index normalises them); this returns `½‖a − b‖²` (= `1 − ⟨a, b⟩`),
+    /// at most 2. L2 and cosine are `>= 0` and exactly `0.0` for `a == b`;
+    /// inner product may be negative (see the module docs).
     #[inline(always)]
     pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
         debug_assert_eq!(a.len(), b.len());
+        let l2sq = || non_negative(f32::l2sq(a, b).unwrap_or(f64::INFINITY) as f32);
         match self {
-            Metric::L2Squared => f32::l2sq(a, b).unwrap_or(f64::INFINITY) as f32,
-            Metric::Cosine | Metric::InnerProduct => 1.0 - f32::dot(a, b).unwrap_or(0.0) as f32,
+            Metric::L2Squared => l2sq(),
+            Metric::Cosine => (0.5 * l2sq()).min(2.0),
+            Metric::InnerProduct => 1.0 - f32::dot(a, b).unwrap_or(0.0) as f32,
         }
     }
 
@@ -120,6 +134,17 @@ impl Metric {
             return Err(Error::ZeroVector);
         }
         Ok(norm_sq)
+    }
+}
+
+/// `d`, or `+0.0` for a `-0.0` (a kernel's sum of squares is never below 0,
+/// but `-0.0` would sort before `+0.0` under `total_cmp`).
+#[inline(always)]
+fn non_negative(d: f32) -> f32 {
+    if d <= 0.0 {
+        0.0
+    } else {
+        d
     }
 }
 

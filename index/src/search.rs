@@ -1,6 +1,8 @@
 //! What a search asks for and what it returns: [`Neighbor`], [`SearchParams`]
 //! and [`Filter`].
 
+use std::cmp::Ordering;
+
 use rayon::prelude::*;
 use roaring::RoaringTreemap;
 
@@ -14,6 +16,26 @@ pub struct Neighbor {
     pub id: u64,
     /// Distance to the query under the index metric.
     pub distance: f32,
+}
+
+impl Neighbor {
+    /// The order of every result list: by distance, then by smaller id
+    /// (distances compared with [`f32::total_cmp`]). Every search path ranks
+    /// and cuts to `k` in this order, so the top `k` is a prefix of the top
+    /// `k + j` over the same candidates.
+    ///
+    /// ```
+    /// use waypoint_index::Neighbor;
+    /// let mut hits = vec![Neighbor { id: 10, distance: 1.0 }, Neighbor { id: 5, distance: 1.0 }];
+    /// hits.sort_by(Neighbor::cmp_rank);
+    /// assert_eq!(hits[0].id, 5);
+    /// ```
+    #[inline]
+    pub fn cmp_rank(&self, other: &Neighbor) -> Ordering {
+        self.distance
+            .total_cmp(&other.distance)
+            .then(self.id.cmp(&other.id))
+    }
 }
 
 /// Restricts which points a search may return. Applied during graph

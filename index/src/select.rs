@@ -20,9 +20,8 @@ use crate::scored::Scored;
 /// metrics where a vector is at distance ~0 from itself.
 fn duplicate_eps(metric: Metric) -> Option<f32> {
     match metric {
-        Metric::L2Squared => Some(0.0),
-        // Unit vectors: 1 − ⟨a, a⟩ is within float rounding of 0.
-        Metric::Cosine => Some(1e-6),
+        // Both are exactly 0 between copies (see `crate::metric`).
+        Metric::L2Squared | Metric::Cosine => Some(0.0),
         // 1 − ⟨a, a⟩ depends on the norm: no fixed self-distance.
         Metric::InnerProduct => None,
     }

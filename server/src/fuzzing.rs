@@ -6,15 +6,18 @@
 //! Both targets build a collection in a scratch directory whose config is
 //! picked by the input's first byte ([`config_for`]), then:
 //! - [`wal_bytes`]: the rest of the input is the collection's `wal.log`.
-//!   Opening must give a collection or [`StorageError::Corrupt`] naming the
-//!   log; an open collection must answer count, search and get
-//!   consistently, take a write, and reopen to the same points.
+//!   Opening must give a collection (read-only, naming the log and a
+//!   record's offset, if the log is damaged) or [`StorageError::Corrupt`]
+//!   naming the log; an open collection must answer count, search and get
+//!   consistently, take a write unless read-only (then refuse it), and
+//!   reopen to the same points.
 //! - [`wal_ops`]: the rest is decoded as a sequence of postcard
 //!   [`Operation`]s, which are framed with correct checksums (so the fuzzer
 //!   explores the operations, not the CRC). The same operations also go
-//!   through the live write path of a second collection. Replay must accept
-//!   the log only if every operation was one the write path takes, and then
-//!   hold exactly what the live collection holds; the live collection must
+//!   through the live write path of a second collection. Replay must open
+//!   the log read-write only if every operation was one the write path
+//!   takes, and then hold exactly what the live collection holds (else
+//!   read-only, stopped at a record's offset); the live collection must
 //!   reopen to what it acknowledged.
 //!
 //! A violated property panics, which the fuzzer reports.
@@ -61,7 +64,7 @@ pub fn wal_bytes(scratch: &Path, data: &[u8]) {
     std::fs::write(dir.join(WAL_FILE), log).expect("scratch is writable");
     let collection = match Collection::open(&dir) {
         Ok(collection) => collection,
-        Err(e) => return assert_names_the_log(&e, &dir, None),
+        Err(e) => return assert_names_the_log(&e, &dir),
     };
     check_answers(&collection);
     let point = PointWrite {
@@ -69,9 +72,18 @@ pub fn wal_bytes(scratch: &Path, data: &[u8]) {
         vector: vec![0.25; collection.config().dim],
         payload: Payload::new(),
     };
-    collection
-        .upsert(vec![point])
-        .expect("a valid point is taken");
+    if let Some(damage) = collection.wal_damage() {
+        assert_eq!(damage.path, dir.join(WAL_FILE), "{damage}");
+        let refused = collection.upsert(vec![point]);
+        assert!(
+            matches!(refused, Err(StorageError::ReadOnly { .. })),
+            "a read-only collection took a write: {refused:?}"
+        );
+    } else {
+        collection
+            .upsert(vec![point])
+            .expect("a valid point is taken");
+    }
     reopen_holds_the_same(&dir, collection);
 }
 
@@ -115,8 +127,9 @@ pub fn wal_ops(scratch: &Path, data: &[u8]) {
         repeats_an_id |= has_repeated_id(op);
     }
 
-    match Collection::open(&crafted) {
-        Ok(replayed) => {
+    let replayed = Collection::open(&crafted).expect("a log of whole records opens");
+    match replayed.wal_damage() {
+        None => {
             assert!(
                 all_taken,
                 "replay applied an operation the write path refuses"
@@ -131,12 +144,16 @@ pub fn wal_ops(scratch: &Path, data: &[u8]) {
                 "replay and the write path disagree"
             );
         }
-        Err(e) => {
+        Some(damage) => {
             assert!(
                 !all_taken || repeats_an_id,
-                "replay refused operations the write path takes: {e}"
+                "replay refused operations the write path takes: {damage}"
             );
-            assert_names_the_log(&e, &crafted, Some(&offsets));
+            assert_eq!(damage.path, crafted.join(WAL_FILE), "{damage}");
+            assert!(
+                offsets.contains(&damage.offset),
+                "{damage}: not a record's offset"
+            );
         }
     }
     reopen_holds_the_same(&live_dir, live);
@@ -164,16 +181,12 @@ fn has_repeated_id(op: &Operation) -> bool {
     }
 }
 
-/// A refused log is [`StorageError::Corrupt`] naming `dir`'s log and, if
-/// `offsets` are known, the start of one of its records.
-fn assert_names_the_log(e: &StorageError, dir: &Path, offsets: Option<&[u64]>) {
-    let StorageError::Corrupt { path, offset, .. } = e else {
+/// A log that fails to open is [`StorageError::Corrupt`] naming `dir`'s log.
+fn assert_names_the_log(e: &StorageError, dir: &Path) {
+    let StorageError::Corrupt { path, .. } = e else {
         panic!("a damaged log must be Corrupt, got: {e}");
     };
     assert_eq!(path, &dir.join(WAL_FILE), "{e}");
-    if let Some(offsets) = offsets {
-        assert!(offsets.contains(offset), "{e}: not a record's offset");
-    }
 }
 
 /// Every live point, by exact search (which must find them all).
@@ -203,7 +216,7 @@ fn all_points(collection: &Collection) -> Vec<u64> {
 /// payload floats may be NaN, which `==` would call unequal to itself.
 fn snapshot(collection: &Collection) -> String {
     let ids = all_points(collection);
-    let records: Vec<Record> = collection.get(&ids, true, true);
+    let records: Vec<Record> = collection.get(&ids, true, true).expect("readable");
     assert_eq!(records.len(), ids.len(), "get returns every live point");
     format!("{records:?}")
 }

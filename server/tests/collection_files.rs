@@ -1,11 +1,12 @@
 //! A collection's own files, damaged, crafted or from a future Waypoint,
 //! are refused at open with an error naming the file (and the offset where
-//! it knows one), and are left as they were.
+//! it knows one), and are left as they were; a WAL record that cannot be
+//! replayed opens the collection read-only with everything before it.
 
 use std::path::{Path, PathBuf};
 
 use waypoint_index::Metric;
-use waypoint_server::storage::collection::{Collection, Config, WalSync};
+use waypoint_server::storage::collection::{Collection, Config, Health, Query, WalSync};
 use waypoint_server::storage::payload::Payload;
 use waypoint_server::storage::wal::{self, Operation, PointWrite};
 use waypoint_server::storage::StorageError;
@@ -114,9 +115,13 @@ fn a_garbage_or_future_config_is_refused_naming_the_file() {
 }
 
 /// Every kind of operation the write path refuses, framed with a valid
-/// checksum as record 2 of a log, is refused at replay naming that record.
+/// checksum as record 2 of a log: the collection opens read-only with
+/// record 1, says why (file, offset, LSN), refuses writes saying the same,
+/// and leaves the log as it was; `wal::cut` (what `waypoint repair` runs)
+/// then cuts it there, keeping records 2 and 3 beside it, and the
+/// collection opens read-write.
 #[test]
-fn checksummed_wal_records_the_write_path_refuses_are_corruption() {
+fn checksummed_wal_records_the_write_path_refuses_make_the_collection_read_only() {
     let mut long_key = Payload::new();
     long_key.insert(
         "k".repeat(257),
@@ -148,15 +153,64 @@ fn checksummed_wal_records_the_write_path_refuses_are_corruption() {
     ];
     for (bad, expected) in cases {
         let (_tmp, dir) = new_collection();
+        let path = dir.join("wal.log");
         let first = wal::encode(1, &Operation::Upsert(vec![point(1, vec![1.0, 1.0])]));
         let mut log = first.clone();
         log.extend_from_slice(&wal::encode(2, &bad));
-        std::fs::write(dir.join("wal.log"), &log).unwrap();
-        let (offset, reason) = refused(&dir, "wal.log");
-        assert_eq!(offset, first.len() as u64, "{reason}");
+        log.extend_from_slice(&wal::encode(
+            3,
+            &Operation::Upsert(vec![point(3, vec![1.0, 0.0])]),
+        ));
+        std::fs::write(&path, &log).unwrap();
+
+        let c = Collection::open(&dir).unwrap();
+        let Health::ReadOnly { reason } = c.health() else {
+            panic!("expected read-only, got {:?}", c.health());
+        };
+        let at = format!("at byte {}", first.len());
+        for fact in [&path.display().to_string(), &at, "LSN 2", expected] {
+            assert!(reason.contains(fact), "{fact:?} missing from: {reason}");
+        }
+        // Reads serve record 1, and only it.
+        assert_eq!(c.count(None), 1);
+        assert_eq!(c.get(&[1, 3], false, false).unwrap().len(), 1);
+        let hits = c
+            .search(&Query {
+                vector: vec![1.0, 1.0],
+                k: 5,
+                ef: None,
+                exact: true,
+                filter: None,
+                with_payload: false,
+                with_vectors: false,
+            })
+            .unwrap();
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [1]);
+        // Writes are refused, naming the file, offset and LSN.
+        let err = c.upsert(vec![point(9, vec![1.0, 0.0])]).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, StorageError::ReadOnly { .. }), "{message}");
         assert!(
-            reason.contains("LSN 2") && reason.contains(expected),
-            "{reason}"
+            message.contains(&at)
+                && message.contains("LSN 2")
+                && message.contains("waypoint repair"),
+            "{message}"
         );
+        assert!(c.delete_ids(&[1]).is_err());
+        drop(c);
+        assert_eq!(std::fs::read(&path).unwrap(), log, "the log was changed");
+
+        let saved = wal::cut(&path, first.len() as u64).unwrap();
+        assert_eq!(
+            std::fs::read(&saved).unwrap(),
+            &log[first.len()..],
+            "the cut-off tail is kept"
+        );
+        let c = Collection::open(&dir).unwrap();
+        assert_eq!(c.health(), Health::ReadWrite);
+        assert_eq!(c.count(None), 1);
+        c.upsert(vec![point(9, vec![1.0, 0.0])]).unwrap();
+        drop(c);
+        assert_eq!(Collection::open(&dir).unwrap().count(None), 2);
     }
 }

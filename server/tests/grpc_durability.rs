@@ -277,7 +277,7 @@ async fn kill_9_mid_import_keeps_every_acknowledged_batch_and_no_partial_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_wal_record_stops_only_its_collection() {
+async fn a_damaged_wal_record_makes_only_its_collection_read_only() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let (mut collections, mut pts) = server.clients().await;
@@ -298,7 +298,9 @@ async fn a_damaged_wal_record_stops_only_its_collection() {
     assert!(server.stop());
     let wal = dir.path().join("collections/bad/wal.log");
     let mut bytes = std::fs::read(&wal).unwrap();
-    bytes[20] ^= 0x40; // inside the first record, two more follow
+    // Inside the second record; one more follows.
+    let second = 8 + u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    bytes[second + 20] ^= 0x40;
     std::fs::write(&wal, &bytes).unwrap();
     // A WAL that cannot be opened (here a directory in its place) is not
     // damaged data: UNAVAILABLE, not DATA_LOSS.
@@ -308,23 +310,47 @@ async fn a_damaged_wal_record_stops_only_its_collection() {
 
     let server = Server::start(dir.path());
     let (mut collections, mut pts) = server.clients().await;
-    let err = collections
+    // Read-only with the first batch, saying where and why.
+    let info = collections
         .get(pb::GetCollectionRequest { name: "bad".into() })
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::DataLoss, "{err:?}");
-    assert!(
-        err.message().contains("wal.log") && err.message().contains("at byte 0"),
-        "{}",
-        err.message()
+        .unwrap()
+        .into_inner()
+        .info
+        .unwrap();
+    assert_eq!(info.state(), pb::CollectionState::ReadOnly);
+    let at = format!("at byte {second}");
+    for fact in ["bad/wal.log", &at, "after LSN 1", "checksum"] {
+        assert!(
+            info.state_reason.contains(fact),
+            "{fact:?}: {}",
+            info.state_reason
+        );
+    }
+    let count = |name: &str| pb::CountRequest {
+        collection: name.into(),
+        filter: None,
+    };
+    assert_eq!(
+        pts.count(count("bad")).await.unwrap().into_inner().count,
+        10
     );
     let err = pts
-        .count(pb::CountRequest {
-            collection: "blocked".into(),
-            filter: None,
+        .upsert(pb::UpsertRequest {
+            collection: "bad".into(),
+            points: points(100..101, 9),
         })
         .await
         .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("bad/wal.log")
+            && err.message().contains(&at)
+            && err.message().contains("waypoint repair"),
+        "{}",
+        err.message()
+    );
+    let err = pts.count(count("blocked")).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     assert!(
         err.message()
@@ -333,15 +359,20 @@ async fn a_damaged_wal_record_stops_only_its_collection() {
         "{}",
         err.message()
     );
-    let count = pts
-        .count(pb::CountRequest {
-            collection: "good".into(),
-            filter: None,
+    assert_eq!(
+        pts.count(count("good")).await.unwrap().into_inner().count,
+        30
+    );
+    let info = collections
+        .get(pb::GetCollectionRequest {
+            name: "good".into(),
         })
         .await
         .unwrap()
-        .into_inner();
-    assert_eq!(count.count, 30);
+        .into_inner()
+        .info
+        .unwrap();
+    assert_eq!(info.state(), pb::CollectionState::ReadWrite);
     assert!(server.stop());
 }
 

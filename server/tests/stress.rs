@@ -283,7 +283,7 @@ fn check_quiescent(c: &Collection, models: &[Model], phase: u32) {
         );
     }
     let ids: Vec<u64> = (STATIC..STATIC + DYNAMIC).collect();
-    let records = c.get(&ids, true, true);
+    let records = c.get(&ids, true, true).unwrap();
     assert_eq!(records.len(), live.len(), "phase {phase}: points present");
     for r in records {
         let version = live[&r.id];

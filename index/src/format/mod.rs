@@ -41,6 +41,7 @@
 //! Files are written to a temporary file, fsynced, and renamed into place,
 //! so a reader never sees a half-written file at the final path.
 
+pub(crate) mod fault;
 pub mod view;
 pub(crate) mod write;
 

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use memmap2::Mmap;
 use roaring::RoaringBitmap;
@@ -15,6 +16,7 @@ use crate::metric::Metric;
 use crate::params::{HnswParams, MAX_DIM, MAX_M};
 use crate::search::{Neighbor, SearchParams};
 
+use super::fault::Guard;
 use super::{
     corrupt, Header, Section, SectionEntry, ALIGN, HEADER_LEN, NO_ENTRY, SECTION_ENTRY_LEN,
 };
@@ -86,12 +88,31 @@ pub struct SectionInfo {
 /// no copying. Open time is that one validation pass plus a constant.
 ///
 /// # The mmap contract
-/// The file must not be modified or truncated while a view is open. Waypoint
-/// never writes an index file in place (saves go to a temporary file that is
-/// renamed over the old one, leaving open views on the old inode), so this
-/// holds unless another program rewrites the file. If one does, accesses
-/// stay bounds-checked (a panic, not memory corruption), but a truncation
-/// under the mapping raises `SIGBUS`, as with any mmap.
+/// Waypoint never writes an index file in place (saves go to a temporary
+/// file that is renamed over the old one, leaving open views on the old
+/// inode), so the mapped bytes change only if another program truncates or
+/// rewrites the file itself. If one does:
+///
+/// - every read stays in bounds whatever the bytes say (no panic, no
+///   memory unsafety);
+/// - on Linux, a read past the new end of a truncated file does not kill
+///   the process: the first view opened installs a process-wide `SIGBUS`
+///   handler that, for a fault inside a view's mapping only, maps a zero
+///   page over the faulting page and marks the view damaged (faults
+///   anywhere else keep the action installed before it). Up to 65,536
+///   views are guarded at once; [`HnswView::is_guarded`] tells;
+/// - every [`HnswView::search`], [`HnswView::search_batch`] and
+///   [`HnswView::to_index`] then fails with [`Error::FileChanged`] naming
+///   the file, instead of returning what it read: after each, the view
+///   checks its damage mark and `fstat`s the file it holds open (size and
+///   modification time as at open). [`HnswView::check_intact`] runs the
+///   same check, e.g. after [`HnswView::get_vector`], whose slice may read
+///   as zeros past a truncation.
+///
+/// A change that keeps the size and the modification time (a rewrite that
+/// resets the mtime) can go unnoticed; an embedded user who cannot rule
+/// that out should not share the file with such a writer. Elsewhere than
+/// Linux, a truncation under a mapping raises `SIGBUS`, as with any mmap.
 ///
 /// ```
 /// use waypoint_index::{Hnsw, HnswParams, HnswView, Metric, SearchParams};
@@ -107,7 +128,13 @@ pub struct SectionInfo {
 /// ```
 pub struct HnswView {
     path: PathBuf,
+    /// Released before `mmap` is unmapped (fields drop in order).
+    guard: Guard,
     mmap: Mmap,
+    /// The mapped file, kept open to `fstat` it after each search.
+    file: File,
+    /// Its size and modification time at open.
+    stamp: Stamp,
     header: Header,
     metric: Metric,
     sections: [SectionInfo; 7],
@@ -162,8 +189,11 @@ impl HnswView {
                 format!("file is {len} bytes, shorter than the {HEADER_LEN}-byte header (truncated, or not an index file)"),
             ));
         }
+        let stamp = Stamp::of(&meta);
         // SAFETY: see the type's mmap contract; every read below is bounds-checked.
         let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        // Guarded before validation reads it: a truncation during open is caught too.
+        let guard = Guard::register(mmap.as_ptr(), mmap.len());
         let header = Header::decode(path, &mmap)?;
         let metric = check_header(path, &header)?;
         let sections = read_table(path, &mmap, &header)?;
@@ -181,7 +211,10 @@ impl HnswView {
         };
         let mut view = HnswView {
             path: path.to_path_buf(),
+            guard,
             mmap,
+            file,
+            stamp,
             header,
             metric,
             sections,
@@ -190,7 +223,49 @@ impl HnswView {
             ids: HashMap::new(),
         };
         view.validate()?;
+        view.check_intact()?;
         Ok(view)
+    }
+
+    /// Whether the file is as it was when opened: not truncated under the
+    /// mapping (no fault caught), same size, same modification time. See
+    /// the type's mmap contract.
+    ///
+    /// # Errors
+    /// [`Error::FileChanged`] saying what changed; [`Error::Io`] if the
+    /// file cannot be `fstat`ed.
+    pub fn check_intact(&self) -> Result<()> {
+        let changed = |reason: String| Error::FileChanged {
+            path: self.path.clone(),
+            reason,
+        };
+        let meta = self.file.metadata().map_err(|e| Error::io(&self.path, e))?;
+        let mapped = self.mmap.len() as u64;
+        if self.guard.is_damaged() {
+            return Err(changed(format!(
+                "a read past its end was caught: it was truncated to {} bytes under a {mapped}-byte mapping",
+                meta.len()
+            )));
+        }
+        let now = Stamp::of(&meta);
+        if now.len != self.stamp.len {
+            return Err(changed(format!(
+                "it is {} bytes now, {mapped} when opened (truncated or extended in place)",
+                now.len
+            )));
+        }
+        if now != self.stamp {
+            return Err(changed(
+                "its modification time changed since it was opened (rewritten in place)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether truncation faults in this view's mapping are caught (see
+    /// the type's mmap contract); `false` off Linux.
+    pub fn is_guarded(&self) -> bool {
+        self.guard.is_guarded()
     }
 
     fn bytes(&self, s: Section) -> &[u8] {
@@ -432,7 +507,9 @@ impl HnswView {
         self.ids.contains_key(&id)
     }
 
-    /// The stored vector of `id` (unit length under cosine), if live.
+    /// The stored vector of `id` (unit length under cosine), if live. The
+    /// slice is the mapped bytes: if the file may have been changed under
+    /// the view, [`HnswView::check_intact`] after reading it tells.
     pub fn get_vector(&self, id: u64) -> Option<&[f32]> {
         self.ids.get(&id).map(|&n| self.vector(n))
     }
@@ -441,7 +518,8 @@ impl HnswView {
     /// the index this file was saved from.
     ///
     /// # Errors
-    /// As [`Hnsw::search`].
+    /// As [`Hnsw::search`]; [`Error::FileChanged`] if the file was
+    /// truncated or rewritten under the view (see the type's mmap contract).
     pub fn search(&self, query: &[f32], k: usize, params: &SearchParams) -> Result<Vec<Neighbor>> {
         check_search_args(k, params)?;
         let query = self.metric.prepare_query(query, self.dim())?;
@@ -452,9 +530,11 @@ impl HnswView {
             m0: self.header.m0 as usize,
             default_ef: self.header.ef_search as usize,
         };
-        Ok(graph::knn(self, &state, &query, k, params, |id| {
+        let hits = graph::knn(self, &state, &query, k, params, |id| {
             self.ids.get(&id).copied()
-        }))
+        });
+        self.check_intact()?;
+        Ok(hits)
     }
 
     /// [`HnswView::search`] for many queries in parallel (rayon), in order.
@@ -477,7 +557,8 @@ impl HnswView {
     /// and deletes (and continues the level generator where it stopped).
     ///
     /// # Errors
-    /// [`Error::Allocation`] if the copy does not fit in memory.
+    /// [`Error::Allocation`] if the copy does not fit in memory;
+    /// [`Error::FileChanged`] as for [`HnswView::search`].
     pub fn to_index(&self) -> Result<Hnsw> {
         let n = self.node_count();
         let params = self.params();
@@ -502,6 +583,7 @@ impl HnswView {
                 store.set_links(node, l, &links, &mut orphans);
             }
         }
+        self.check_intact()?;
         Ok(Hnsw::from_parts(
             self.dim(),
             self.metric,
@@ -534,6 +616,9 @@ impl GraphRead for HnswView {
         &self.vectors()[start..start + dim]
     }
 
+    /// Total even over bytes changed since validation (see the mmap
+    /// contract): a block out of range reads as empty, and links naming no
+    /// node are dropped, so callers index nothing out of bounds.
     #[inline(always)]
     fn links_into(&self, node: u32, level: usize, out: &mut Vec<u32>) {
         out.clear();
@@ -546,11 +631,20 @@ impl GraphRead for HnswView {
                 return;
             }
             let stride = 1 + self.header.m as usize;
-            let start = self.upper_offsets()[i] as usize + (level - 1) * stride;
-            &self.upper_links()[start..start + stride]
+            let start = (self.upper_offsets()[i] as usize).saturating_add((level - 1) * stride);
+            match self.upper_links().get(start..start.saturating_add(stride)) {
+                Some(block) => block,
+                None => return,
+            }
         };
         let n = (block[0] as usize).min(block.len() - 1);
-        out.extend_from_slice(&block[1..1 + n]);
+        let nodes = self.header.node_count;
+        out.extend(
+            block[1..1 + n]
+                .iter()
+                .copied()
+                .filter(|&nb| u64::from(nb) < nodes),
+        );
     }
 
     #[inline(always)]
@@ -573,6 +667,22 @@ impl GraphRead for HnswView {
         let start = node as usize * self.header.dim as usize;
         if let Some(x) = self.vectors().get(start) {
             prefetch_ptr(x);
+        }
+    }
+}
+
+/// A file's size and modification time, from `fstat`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
         }
     }
 }

@@ -138,6 +138,13 @@ pub enum CliError {
         source: rayon::ThreadPoolBuildError,
     },
     /// The server's settings are invalid (file, env or flags).
+    /// `check` or `repair` found problems (printed above the error).
+    #[error("{problems} problems in data directory {} (listed above)", data_dir.display())]
+    Damaged { data_dir: PathBuf, problems: usize },
+    /// A storage failure outside a collection's files (listing the data
+    /// directory, its lock held by a running server, a failed cut).
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     #[error("config: {0}")]
     Config(String),
     /// The async runtime could not start.

@@ -2,6 +2,7 @@
 //! module per subcommand. Subcommands write their results to the `out` they
 //! are given and return [`CliError`]; only `main` prints errors.
 
+mod check;
 mod error;
 mod files;
 mod gt;
@@ -49,6 +50,12 @@ enum Command {
     RouteEval(route_eval::RouteEvalArgs),
     /// Build and search the bundled real sample (wordnet-10k).
     Quickstart(quickstart::QuickstartArgs),
+    /// Verify every file of a data directory (no server needed): each
+    /// problem with its file and byte offset.
+    Check(check::CheckArgs),
+    /// Cut damaged WALs at their first bad record, keeping the cut-off
+    /// bytes beside them (stop the server first).
+    Repair(check::RepairArgs),
 }
 
 impl Cli {
@@ -66,6 +73,8 @@ impl Cli {
             Command::Serve(args) => serve::run(args, out),
             Command::Import(args) => import::run(args, out),
             Command::RouteEval(args) => route_eval::run(args, out),
+            Command::Check(args) => check::run_check(args, out),
+            Command::Repair(args) => check::run_repair(args, out),
         }
     }
 }

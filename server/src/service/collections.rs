@@ -35,7 +35,7 @@ impl Collections for CollectionsService {
         let info = blocking(deadline, move || {
             let config = convert::create_config(request.into_inner(), &limits)?;
             let c = catalog.create(config)?;
-            Ok(convert::collection_info(c.config(), c.stats()))
+            Ok(convert::collection_info(c.config(), c.stats(), c.health()))
         })
         .await?;
         tracing::info!(collection = %info.config.as_ref().map_or("", |c| c.name.as_str()), "collection created");
@@ -52,7 +52,7 @@ impl Collections for CollectionsService {
         let catalog = Arc::clone(&self.catalog);
         let info = blocking(deadline, move || {
             let c = catalog.get(&request.into_inner().name)?;
-            Ok(convert::collection_info(c.config(), c.stats()))
+            Ok(convert::collection_info(c.config(), c.stats(), c.health()))
         })
         .await?;
         Ok(Response::new(pb::GetCollectionResponse {
@@ -69,7 +69,7 @@ impl Collections for CollectionsService {
             Ok(catalog
                 .list()
                 .iter()
-                .map(|c| convert::collection_info(c.config(), c.stats()))
+                .map(|c| convert::collection_info(c.config(), c.stats(), c.health()))
                 .collect())
         })
         .await?;

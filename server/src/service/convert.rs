@@ -5,7 +5,7 @@ use waypoint_index::Metric;
 use waypoint_proto::v1 as pb;
 
 use crate::config::Limits;
-use crate::storage::collection::{Config, Query, Record, Stats, WalSync};
+use crate::storage::collection::{Config, Health, Query, Record, Stats, WalSync};
 use crate::storage::filter::{Condition, Filter};
 use crate::storage::payload::{Payload, Term, Value};
 use crate::storage::wal::PointWrite;
@@ -68,8 +68,15 @@ pub fn create_config(
 }
 
 /// [`Config`] and [`Stats`] → `CollectionInfo`.
-pub fn collection_info(config: &Config, stats: Stats) -> pb::CollectionInfo {
+pub fn collection_info(config: &Config, stats: Stats, health: Health) -> pb::CollectionInfo {
+    let (state, state_reason) = match health {
+        Health::ReadWrite => (pb::CollectionState::ReadWrite, String::new()),
+        Health::ReadOnly { reason } => (pb::CollectionState::ReadOnly, reason),
+        Health::Damaged { reason } => (pb::CollectionState::Damaged, reason),
+    };
     pb::CollectionInfo {
+        state: state as i32,
+        state_reason,
         config: Some(pb::CollectionConfig {
             name: config.name.clone(),
             dim: config.dim as u32,

@@ -126,7 +126,7 @@ impl Points for PointsService {
             let r = request.into_inner();
             check_batch(r.ids.len(), limits.max_batch, "ids")?;
             let c = catalog.get(&r.collection)?;
-            Ok(c.get(&r.ids, r.with_vectors, r.with_payload)
+            Ok(c.get(&r.ids, r.with_vectors, r.with_payload)?
                 .into_iter()
                 .map(convert::point_record)
                 .collect())

@@ -8,7 +8,8 @@
 //! | request over `max_message_bytes` (tonic, before reading it) | `OUT_OF_RANGE` |
 //! | unknown collection | `NOT_FOUND` |
 //! | name taken | `ALREADY_EXISTS` |
-//! | collection failed to open on a damaged file, corrupt file | `DATA_LOSS` |
+//! | collection failed to open on a damaged file, corrupt file, a segment file changed under the server | `DATA_LOSS` |
+//! | write to a collection opened read-only (a refused WAL record) | `FAILED_PRECONDITION` |
 //! | collection failed to open for another reason (I/O, permissions) | `UNAVAILABLE` |
 //! | writes stopped until restart (a failed write could not be undone) | `UNAVAILABLE` |
 //! | I/O | `INTERNAL` |
@@ -36,14 +37,17 @@ pub fn to_status(e: StorageError) -> Status {
         StorageError::NotFound(_) => Status::not_found(message),
         StorageError::AlreadyExists(_) => Status::already_exists(message),
         StorageError::Unavailable { corrupt: false, .. } => Status::unavailable(message),
-        StorageError::Unavailable { corrupt: true, .. } | StorageError::Corrupt { .. } => {
-            Status::data_loss(message)
-        }
+        StorageError::Unavailable { corrupt: true, .. }
+        | StorageError::Corrupt { .. }
+        | StorageError::Damaged { .. } => Status::data_loss(message),
+        StorageError::ReadOnly { .. } => Status::failed_precondition(message),
         StorageError::Io { .. } => Status::internal(message),
         StorageError::Engine { source, .. } => match source {
             EngineError::CapacityExceeded { .. } => Status::resource_exhausted(message),
             EngineError::UnknownId(_) => Status::not_found(message),
-            EngineError::Corrupt { .. } => Status::data_loss(message),
+            EngineError::Corrupt { .. } | EngineError::FileChanged { .. } => {
+                Status::data_loss(message)
+            }
             EngineError::Io { .. } => Status::internal(message),
             _ => Status::invalid_argument(message),
         },

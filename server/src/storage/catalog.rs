@@ -300,7 +300,7 @@ fn start(syncer: &Syncer, collection: Collection) -> Arc<Collection> {
 
 /// Takes the exclusive advisory lock on `data_dir/LOCK` (released by the
 /// OS when the process exits, however it exits).
-fn lock_data_dir(data_dir: &Path) -> Result<File, StorageError> {
+pub(crate) fn lock_data_dir(data_dir: &Path) -> Result<File, StorageError> {
     let path = data_dir.join("LOCK");
     let file = OpenOptions::new()
         .create(true)

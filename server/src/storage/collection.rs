@@ -61,12 +61,12 @@ use super::filter::Filter;
 use super::manifest::Manifest;
 use super::payload::{self, Payload, PayloadIndex, Term, Value};
 use super::segment::{self, Sealed};
-use super::wal::{Operation, PointWrite, Wal};
+use super::wal::{self, Operation, PointWrite, Wal};
 use super::{fsio, StorageError};
 
-const CONFIG_FILE: &str = "collection.toml";
-const MANIFEST_FILE: &str = "manifest.toml";
-const WAL_FILE: &str = "wal.log";
+pub(crate) const CONFIG_FILE: &str = "collection.toml";
+pub(crate) const MANIFEST_FILE: &str = "manifest.toml";
+pub(crate) const WAL_FILE: &str = "wal.log";
 
 /// When acknowledged writes reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,7 +172,7 @@ impl Config {
     /// # Errors
     /// The first failing check, as [`Config::check_point`] or
     /// [`StorageError::InvalidArgument`] for a repeated id.
-    fn check_operation(&self, op: &Operation) -> Result<(), StorageError> {
+    pub(crate) fn check_operation(&self, op: &Operation) -> Result<(), StorageError> {
         let ids: Vec<u64> = match op {
             Operation::Upsert(points) => {
                 for (i, p) in points.iter().enumerate() {
@@ -246,6 +246,27 @@ pub struct Group {
     pub hits: Vec<Record>,
 }
 
+/// Whether a collection serves reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Serving reads and writes.
+    ReadWrite,
+    /// Its WAL holds a record that opening refused: everything before that
+    /// record is served, writes are refused until `waypoint repair` cuts
+    /// the log there. `reason` names the file, byte offset and LSN.
+    ReadOnly {
+        /// Why (file, offset, LSN, what was wrong).
+        reason: String,
+    },
+    /// One of its files changed under the running server (a segment
+    /// truncated or rewritten by another program): searches and reads fail
+    /// until it is restored and the server restarted. `reason` names the file.
+    Damaged {
+        /// Why (the file and what changed).
+        reason: String,
+    },
+}
+
 /// The in-memory state, rebuilt at open from segments and the WAL.
 struct State {
     appendable: Arc<Hnsw>,
@@ -284,6 +305,10 @@ pub struct Collection {
     /// Set by [`Collection::retire`] under the writer lock; every path
     /// that touches a file checks it under the writer lock first.
     retired: AtomicBool,
+    /// Set at open when the WAL holds a refused record (see [`Health::ReadOnly`]).
+    read_only: Option<wal::Damage>,
+    /// Set when a segment file is found changed (see [`Health::Damaged`]).
+    damaged: RwLock<Option<String>>,
 }
 
 impl std::fmt::Debug for Collection {
@@ -310,12 +335,14 @@ impl Collection {
     /// Opens the collection in `dir`: config, manifest, sealed segments,
     /// then the WAL replayed after the checkpoint. Each replayed operation
     /// is checked as the write path checks a request before it is applied.
+    /// Replay stops at a damaged record followed by others, or one holding
+    /// an operation the write path refuses: the collection then opens
+    /// read-only ([`Health::ReadOnly`]) with everything before it.
     ///
     /// # Errors
     /// [`StorageError::Corrupt`] (file and offset) or an engine corruption
     /// error for damaged files, including a config or manifest with unknown
-    /// keys or another version, and a WAL record holding an operation the
-    /// write path refuses; [`StorageError::Io`].
+    /// keys or another version; [`StorageError::Io`].
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
         let config_path = dir.join(CONFIG_FILE);
         let config: Config = fsio::read_toml(&config_path)?.ok_or_else(|| {
@@ -374,21 +401,32 @@ impl Collection {
                 "dropped a torn record at the WAL's tail (never acknowledged)"
             );
         }
-        let replayed = recovered.records.len();
+        // Replay up to the first record that is damaged or that no write
+        // could have logged (a bug, or a hand edit); from there the
+        // collection is read-only, serving everything before it.
+        let mut read_only = recovered.damage;
+        let mut replayed = 0;
         for logged in recovered.records {
-            // A record with a good checksum may still hold what no write
-            // could have logged (a bug, or a crafted file): refuse it
-            // rather than apply it.
+            let (offset, lsn) = (logged.offset, logged.lsn);
             let refused = |what: &str, e: StorageError| {
-                let reason = format!("record LSN {} {what}: {e}", logged.lsn);
-                StorageError::corrupt(&wal_path, logged.offset, reason)
+                wal::Damage::refused(&wal_path, offset, lsn, format!("{what}: {e}"))
             };
-            config
-                .check_operation(&logged.op)
-                .map_err(|e| refused("is not a valid write", e))?;
-            state
-                .apply(logged.op)
-                .map_err(|e| refused("could not be applied", e))?;
+            if let Err(e) = config.check_operation(&logged.op) {
+                read_only = Some(refused("not a valid write", e));
+                break;
+            }
+            if let Err(e) = state.apply(logged.op) {
+                read_only = Some(refused("could not be applied", e));
+                break;
+            }
+            replayed += 1;
+        }
+        if let Some(damage) = &read_only {
+            tracing::error!(
+                collection = %config.name,
+                %damage,
+                "the WAL holds a record that cannot be replayed: serving everything before it, read-only; stop the server and run `waypoint repair`"
+            );
         }
         tracing::info!(
             collection = %config.name,
@@ -406,6 +444,8 @@ impl Collection {
             }),
             state: RwLock::new(state),
             retired: AtomicBool::new(false),
+            read_only,
+            damaged: RwLock::new(None),
         })
     }
 
@@ -438,6 +478,75 @@ impl Collection {
     /// The collection's settings.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Whether it serves reads and writes, and if not, why.
+    pub fn health(&self) -> Health {
+        if let Some(reason) = self.damaged.read().clone() {
+            return Health::Damaged { reason };
+        }
+        match &self.read_only {
+            Some(damage) => Health::ReadOnly {
+                reason: damage.to_string(),
+            },
+            None => Health::ReadWrite,
+        }
+    }
+
+    /// The WAL record where replay stopped, if it did (see
+    /// [`Health::ReadOnly`]).
+    pub fn wal_damage(&self) -> Option<&wal::Damage> {
+        self.read_only.as_ref()
+    }
+
+    /// `Ok` unless a file was found changed under the server.
+    ///
+    /// # Errors
+    /// [`StorageError::Damaged`].
+    fn check_readable(&self) -> Result<(), StorageError> {
+        match self.damaged.read().clone() {
+            None => Ok(()),
+            Some(reason) => Err(StorageError::Damaged {
+                name: self.config.name.clone(),
+                reason,
+            }),
+        }
+    }
+
+    /// `Ok` if writes are taken.
+    ///
+    /// # Errors
+    /// [`StorageError::Damaged`], [`StorageError::ReadOnly`].
+    fn check_writable(&self) -> Result<(), StorageError> {
+        self.check_readable()?;
+        match &self.read_only {
+            None => Ok(()),
+            Some(damage) => Err(StorageError::ReadOnly {
+                name: self.config.name.clone(),
+                reason: damage.to_string(),
+            }),
+        }
+    }
+
+    /// Passes `result` through; an engine report that a segment file
+    /// changed under its view marks the collection damaged and becomes
+    /// [`StorageError::Damaged`].
+    fn noting_damage<T>(&self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        match result {
+            Err(StorageError::Engine {
+                source: source @ waypoint_index::Error::FileChanged { .. },
+                ..
+            }) => {
+                let reason = source.to_string();
+                tracing::error!(collection = %self.config.name, %reason, "a segment file changed under the server; the collection is damaged, the others keep serving");
+                let reason = self.damaged.write().get_or_insert(reason).clone();
+                Err(StorageError::Damaged {
+                    name: self.config.name.clone(),
+                    reason,
+                })
+            }
+            other => other,
+        }
     }
 
     /// Current size.
@@ -545,6 +654,7 @@ impl Collection {
         &self,
         make: impl FnOnce(&State) -> Option<Operation>,
     ) -> Result<(u64, bool), StorageError> {
+        self.check_writable()?;
         let mut writer = self.writer.lock();
         self.check_live()?;
         let op = {
@@ -687,12 +797,29 @@ impl Collection {
     }
 
     /// The present points among `ids`, in request order.
-    pub fn get(&self, ids: &[u64], with_vectors: bool, with_payload: bool) -> Vec<Record> {
+    ///
+    /// # Errors
+    /// [`StorageError::Damaged`] if a segment file changed under the server
+    /// (found now, reading vectors, or before).
+    pub fn get(
+        &self,
+        ids: &[u64],
+        with_vectors: bool,
+        with_payload: bool,
+    ) -> Result<Vec<Record>, StorageError> {
+        self.check_readable()?;
         let state = self.state.read();
-        ids.iter()
+        let records = ids
+            .iter()
             .filter(|&&id| state.live.contains(id))
             .map(|&id| state.record(id, 0.0, with_vectors, with_payload))
-            .collect()
+            .collect();
+        if with_vectors {
+            // Vectors were read from the mapped segments: make sure they
+            // were what the files held.
+            self.noting_damage(state.check_segments())?;
+        }
+        Ok(records)
     }
 
     /// Live points passing `filter` (all, if `None`).
@@ -710,10 +837,15 @@ impl Collection {
     ///
     /// # Errors
     /// [`StorageError::Engine`] for a bad query (dimension, non-finite,
-    /// zero under cosine, `k = 0`, `ef = 0`).
+    /// zero under cosine, `k = 0`, `ef = 0`); [`StorageError::Damaged`] if
+    /// a segment file changed under the server (now or before).
     pub fn search(&self, query: &Query) -> Result<Vec<Record>, StorageError> {
+        self.check_readable()?;
         let state = self.state.read();
-        let hits = state.knn(query, query.k)?;
+        let hits = self.noting_damage(state.knn(query, query.k))?;
+        if query.with_vectors {
+            self.noting_damage(state.check_segments())?;
+        }
         Ok(hits
             .into_iter()
             .map(|n| state.record(n.id, n.distance, query.with_vectors, query.with_payload))
@@ -759,6 +891,7 @@ impl Collection {
         group_by: &str,
         group_size: usize,
     ) -> Result<Vec<Group>, StorageError> {
+        self.check_readable()?;
         let state = self.state.read();
         let mut allowed = state.index.holders(group_by);
         if let Some(filtered) = state.allowed(query) {
@@ -771,7 +904,7 @@ impl Collection {
             if fetch == 0 {
                 return Ok(Vec::new());
             }
-            let hits = state.knn_among(query, fetch, Some(&allowed))?;
+            let hits = self.noting_damage(state.knn_among(query, fetch, Some(&allowed)))?;
             let mut order: Vec<Term> = Vec::new();
             let mut groups: HashMap<Term, Vec<Neighbor>> = HashMap::new();
             for n in &hits {
@@ -943,9 +1076,17 @@ impl State {
             .flatten()
             .filter(|hit| seen.insert(hit.id))
             .collect();
-        hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+        hits.sort_by(Neighbor::cmp_rank);
         hits.truncate(k);
         Ok(hits)
+    }
+
+    /// `Ok` if every sealed segment's file is as it was when opened.
+    fn check_segments(&self) -> Result<(), StorageError> {
+        for sealed in &self.sealed {
+            sealed.view.check_intact()?;
+        }
+        Ok(())
     }
 
     fn record(&self, id: u64, distance: f32, with_vectors: bool, with_payload: bool) -> Record {
@@ -1053,7 +1194,7 @@ mod tests {
         let c = Collection::open(dir.path()).unwrap();
         assert_eq!(c.count(None), 13);
         assert_eq!(ids_found(&c, 0..13), (0..13).collect::<Vec<_>>());
-        let stored = c.get(&[12], true, false);
+        let stored = c.get(&[12], true, false).unwrap();
         assert_eq!(stored[0].vector.as_deref(), Some(&point(12).vector[..]));
     }
 }

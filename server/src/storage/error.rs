@@ -71,6 +71,26 @@ pub enum StorageError {
         /// What failed and could not be undone.
         reason: String,
     },
+    /// The collection opened read-only: its WAL holds a record opening
+    /// refused, and everything before it is served. `waypoint repair` (with
+    /// the server stopped) cuts the log there, keeping the cut-off bytes.
+    #[error("collection {name:?} is read-only: {reason}; stop the server and run `waypoint repair` to cut the log there (the cut-off bytes are kept beside it)")]
+    ReadOnly {
+        /// The collection.
+        name: String,
+        /// The refused record: file, byte offset, LSN and why.
+        reason: String,
+    },
+    /// One of the collection's files changed under the running server (a
+    /// segment truncated or rewritten by another program); other
+    /// collections are unaffected.
+    #[error("collection {name:?} is damaged: {reason}; restore the file and restart the server")]
+    Damaged {
+        /// The collection.
+        name: String,
+        /// The file and what changed.
+        reason: String,
+    },
     /// *startup*: another process holds the data directory's lock file.
     #[error(
         "data directory {} is in use by another waypoint process (it holds a lock on {}); \
@@ -126,6 +146,7 @@ impl StorageError {
         matches!(
             self,
             StorageError::Corrupt { .. }
+                | StorageError::Damaged { .. }
                 | StorageError::Engine {
                     source: waypoint_index::Error::Corrupt { .. },
                     ..

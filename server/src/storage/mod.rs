@@ -13,11 +13,14 @@
 //! - [`payload`], [`filter`]: payload values, their roaring inverted indexes
 //!   and filter evaluation.
 //! - `syncer`: one thread that fsyncs the WALs under the periodic policy.
+//! - [`check`]: offline verification of every file of a data directory, and
+//!   the WAL repair of `waypoint repair`.
 //!
 //! Nothing here knows about gRPC: the service layer maps [`StorageError`] to
 //! statuses.
 
 pub mod catalog;
+pub mod check;
 pub mod collection;
 mod error;
 pub mod filter;

@@ -13,8 +13,10 @@
 //! On open every record is checked. A damaged record that reaches the end
 //! of the file is a *torn tail*: a write the crash interrupted, never
 //! acknowledged; it is cut off. A damaged record followed by more bytes is
-//! corruption of acknowledged data: opening fails with an error naming the
-//! file and the record's offset, and nothing is repaired silently.
+//! corruption of acknowledged data: the records before it are returned with
+//! a [`Damage`] naming the file, the record's offset and why, the file is
+//! left as it is, and nothing is repaired silently ([`cut`] does it on
+//! request, keeping the cut-off bytes).
 //!
 //! After a checkpoint (every operation is in sealed segments named by the
 //! manifest) the log is truncated; records at or below the checkpoint LSN
@@ -93,20 +95,120 @@ pub struct Logged {
 pub struct Recovered {
     /// The open log.
     pub wal: Wal,
-    /// Records after the checkpoint, in LSN order.
+    /// Records after the checkpoint, in LSN order (those before `damage`).
     pub records: Vec<Logged>,
     /// Bytes of a torn tail that were cut off (0 if none).
     pub torn_bytes: u64,
+    /// The first damaged record, if one is followed by more bytes.
+    pub damage: Option<Damage>,
+}
+
+/// The first record of a log that is not replayed; every record before it
+/// is. Found reading the log (framing, checksum, LSN order, decoding) or by the
+/// collection (an operation the write path refuses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The log file.
+    pub path: PathBuf,
+    /// Byte offset of the record.
+    pub offset: u64,
+    /// The record's LSN, if its frame was intact enough to read it.
+    pub lsn: Option<u64>,
+    /// The last good LSN before it (0 if none).
+    pub after_lsn: u64,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: record at byte {}", self.path.display(), self.offset)?;
+        match self.lsn {
+            Some(lsn) => write!(f, " (LSN {lsn})")?,
+            None => write!(f, " (after LSN {})", self.after_lsn)?,
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl Damage {
+    /// A whole record of the log at `path`, at `offset` with `lsn`, that
+    /// replay refuses: `reason` says why.
+    pub fn refused(path: &Path, offset: u64, lsn: u64, reason: String) -> Self {
+        Damage {
+            path: path.to_path_buf(),
+            offset,
+            lsn: Some(lsn),
+            after_lsn: 0,
+            reason,
+        }
+    }
+}
+
+/// What [`inspect`] found in a log, without changing it.
+#[derive(Debug)]
+pub struct Inspected {
+    /// Records after the checkpoint before any damage, in LSN order.
+    pub records: Vec<Logged>,
+    /// Bytes of a torn tail (0 if none).
+    pub torn_bytes: u64,
+    /// The first damaged record followed by more bytes, if any.
+    pub damage: Option<Damage>,
+    /// The last good LSN (0 if none).
+    pub last_lsn: u64,
+}
+
+/// Reads and checks the log at `path` like [`Wal::open`], but changes
+/// nothing (a missing log is an empty one).
+///
+/// # Errors
+/// [`StorageError::Io`] if it cannot be read.
+pub fn inspect(path: &Path, checkpoint_lsn: u64) -> Result<Inspected, StorageError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(StorageError::io(path, e)),
+    };
+    Ok(scan(path, &bytes, checkpoint_lsn))
+}
+
+/// Cuts the log at `path` at byte `offset` (the start of a damaged
+/// record), first saving the bytes from there on to
+/// `<log>.cut-at-<offset>` beside it (fsynced), so nothing is thrown away
+/// silently. Returns the saved file's path. For `waypoint repair`, with no
+/// server running.
+///
+/// # Errors
+/// [`StorageError::Io`] or [`StorageError::DiskFull`]; on error the log is
+/// unchanged.
+pub fn cut(path: &Path, offset: u64) -> Result<PathBuf, StorageError> {
+    let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let mut saved_name = path.file_name().unwrap_or_default().to_os_string();
+    saved_name.push(format!(".cut-at-{offset}"));
+    let saved = path.with_file_name(saved_name);
+    super::fsio::write_atomic(&saved, &bytes[start..])?;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io(path, e))?;
+    file.set_len(start as u64)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StorageError::io(path, e))?;
+    Ok(saved)
 }
 
 impl Wal {
     /// Opens (or creates) the log at `path`, checks every record and returns
     /// those with an LSN above `checkpoint_lsn`. A torn tail is truncated
-    /// away (and the truncation fsynced).
+    /// away (and the truncation fsynced). A damaged record that is not the
+    /// tail (or does not decode) ends the records returned and is reported
+    /// in [`Recovered::damage`]; the file is left as it is, and the caller
+    /// must not append to it.
     ///
     /// # Errors
-    /// [`StorageError::Corrupt`] naming the file and offset of a damaged
-    /// record that is not the tail, or of a record that does not decode;
     /// [`StorageError::Io`].
     pub fn open(path: &Path, checkpoint_lsn: u64) -> Result<Recovered, StorageError> {
         let mut file = OpenOptions::new()
@@ -118,9 +220,9 @@ impl Wal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| StorageError::io(path, e))?;
-        let (records, good_len, last_lsn) = scan(path, &bytes, checkpoint_lsn)?;
-        let torn_bytes = bytes.len() as u64 - good_len;
-        if torn_bytes > 0 {
+        let scanned = scan(path, &bytes, checkpoint_lsn);
+        let good_len = bytes.len() as u64 - scanned.torn_bytes;
+        if scanned.torn_bytes > 0 {
             file.set_len(good_len)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| StorageError::io(path, e))?;
@@ -129,13 +231,14 @@ impl Wal {
             wal: Wal {
                 path: path.to_path_buf(),
                 len: good_len,
-                next_lsn: last_lsn.max(checkpoint_lsn) + 1,
+                next_lsn: scanned.last_lsn.max(checkpoint_lsn) + 1,
                 stopped: None,
                 #[cfg(test)]
                 read_only: false,
             },
-            records,
-            torn_bytes,
+            records: scanned.records,
+            torn_bytes: scanned.torn_bytes,
+            damage: scanned.damage,
         })
     }
 
@@ -262,16 +365,21 @@ pub fn encode(lsn: u64, op: &Operation) -> Vec<u8> {
     record
 }
 
-/// What [`scan`] found: the records above the checkpoint, the length of
-/// the valid prefix, and the last LSN seen (0 if none).
-type Scanned = (Vec<Logged>, u64, u64);
-
-/// Checks every record's framing of `bytes` (see [`Scanned`]); whether an
-/// operation makes sense for the collection is the replayer's check.
-fn scan(path: &Path, bytes: &[u8], checkpoint: u64) -> Result<Scanned, StorageError> {
+/// Checks every record's framing of `bytes`; whether an operation makes
+/// sense for the collection is the replayer's check. Stops at the first
+/// damaged record that is not the tail.
+fn scan(path: &Path, bytes: &[u8], checkpoint: u64) -> Inspected {
     let mut records = Vec::new();
     let mut offset = 0usize;
     let mut last_lsn = 0u64;
+    let damage = |offset: usize, lsn: Option<u64>, last_lsn: u64, reason: String| Damage {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        lsn,
+        after_lsn: last_lsn,
+        reason,
+    };
+    let mut found = None;
     while offset < bytes.len() {
         let rest = &bytes[offset..];
         if rest.len() < HEADER + 8 {
@@ -285,11 +393,9 @@ fn scan(path: &Path, bytes: &[u8], checkpoint: u64) -> Result<Scanned, StorageEr
             if rest.iter().all(|&b| b == 0) {
                 break;
             }
-            return Err(StorageError::corrupt(
-                path,
-                offset as u64,
-                format!("record length {body_len} is outside 8..={MAX_BODY}"),
-            ));
+            let reason = format!("record length {body_len} is outside 8..={MAX_BODY}");
+            found = Some(damage(offset, None, last_lsn, reason));
+            break;
         }
         let end = offset + HEADER + body_len;
         if end > bytes.len() {
@@ -303,27 +409,24 @@ fn scan(path: &Path, bytes: &[u8], checkpoint: u64) -> Result<Scanned, StorageEr
                 // The last record, partly written when the crash came.
                 break;
             }
-            return Err(StorageError::corrupt(
-                path,
-                offset as u64,
-                "checksum mismatch in a record followed by others",
-            ));
+            let reason = "checksum mismatch in a record followed by others".to_string();
+            found = Some(damage(offset, None, last_lsn, reason));
+            break;
         }
         let lsn = u64::from_le_bytes(body[..8].try_into().expect("8 bytes"));
         if lsn <= last_lsn {
-            return Err(StorageError::corrupt(
-                path,
-                offset as u64,
-                format!("LSN {lsn} does not follow LSN {last_lsn}"),
-            ));
+            let reason = format!("LSN {lsn} does not follow LSN {last_lsn}");
+            found = Some(damage(offset, Some(lsn), last_lsn, reason));
+            break;
         }
-        let op: Operation = postcard::from_bytes(&body[8..]).map_err(|e| {
-            StorageError::corrupt(
-                path,
-                offset as u64,
-                format!("operation does not decode: {e}"),
-            )
-        })?;
+        let op: Operation = match postcard::from_bytes(&body[8..]) {
+            Ok(op) => op,
+            Err(e) => {
+                let reason = format!("operation does not decode: {e}");
+                found = Some(damage(offset, Some(lsn), last_lsn, reason));
+                break;
+            }
+        };
         last_lsn = lsn;
         if lsn > checkpoint {
             records.push(Logged {
@@ -334,7 +437,17 @@ fn scan(path: &Path, bytes: &[u8], checkpoint: u64) -> Result<Scanned, StorageEr
         }
         offset = end;
     }
-    Ok((records, offset as u64, last_lsn))
+    let torn_bytes = if found.is_some() {
+        0
+    } else {
+        (bytes.len() - offset) as u64
+    };
+    Inspected {
+        records,
+        torn_bytes,
+        damage: found,
+        last_lsn,
+    }
 }
 
 #[cfg(test)]
@@ -417,16 +530,23 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[ends[0] as usize + 12] ^= 0x01; // inside record 2's body
         std::fs::write(&path, &bytes).unwrap();
-        let err = Wal::open(&path, 0).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            matches!(err, StorageError::Corrupt { offset, .. } if offset == ends[0]),
-            "{msg}"
-        );
+        let r = Wal::open(&path, 0).unwrap();
+        assert_eq!(r.records.len(), 1, "the record before the damage is kept");
+        let damage = r.damage.expect("damage reported");
+        assert_eq!((damage.offset, damage.after_lsn), (ends[0], 1));
+        let msg = damage.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains(&format!("at byte {}", ends[0])), "{msg}");
+        drop(r.wal);
         // The file is left as it was for inspection.
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
+
+        // Cutting it there keeps the tail beside it and leaves a good log.
+        let saved = cut(&path, ends[0]).unwrap();
+        assert_eq!(std::fs::read(&saved).unwrap(), &bytes[ends[0] as usize..]);
+        let r = Wal::open(&path, 0).unwrap();
+        assert_eq!((r.records.len(), r.damage), (1, None));
+        assert_eq!(r.wal.next_lsn(), 2);
     }
 
     #[test]

@@ -134,6 +134,11 @@ impl Server {
             .expect("connect to the server")
     }
 
+    /// Whether the process is still running (it has not exited or died).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// `kill -9`: no chance to flush or clean up.
     pub fn kill9(mut self) {
         self.child.kill().expect("SIGKILL the server");
