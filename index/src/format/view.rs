@@ -104,8 +104,12 @@ pub struct SectionInfo {
 /// - every [`HnswView::search`], [`HnswView::search_batch`] and
 ///   [`HnswView::to_index`] then fails with [`Error::FileChanged`] naming
 ///   the file, instead of returning what it read: after each, the view
-///   checks its damage mark and `fstat`s the file it holds open (size and
-///   modification time as at open). [`HnswView::check_intact`] runs the
+///   checks its damage mark and `stat`s its path: the same file (device
+///   and inode) with another size or modification time than at open has
+///   changed under the mapping. A path that is gone or names another file
+///   (a rename over it) is not a change: the mapping still holds the
+///   original, whose bytes unlinking does not touch. The view keeps no
+///   file descriptor open, so a server with many segments needs none. [`HnswView::check_intact`] runs the
 ///   same check, e.g. after [`HnswView::get_vector`], whose slice may read
 ///   as zeros past a truncation.
 ///
@@ -131,9 +135,7 @@ pub struct HnswView {
     /// Released before `mmap` is unmapped (fields drop in order).
     guard: Guard,
     mmap: Mmap,
-    /// The mapped file, kept open to `fstat` it after each search.
-    file: File,
-    /// Its size and modification time at open.
+    /// The mapped file's identity, size and modification time at open.
     stamp: Stamp,
     header: Header,
     metric: Metric,
@@ -213,7 +215,6 @@ impl HnswView {
             path: path.to_path_buf(),
             guard,
             mmap,
-            file,
             stamp,
             header,
             metric,
@@ -233,21 +234,30 @@ impl HnswView {
     ///
     /// # Errors
     /// [`Error::FileChanged`] saying what changed; [`Error::Io`] if the
-    /// file cannot be `fstat`ed.
+    /// path cannot be `stat`ed for another reason than being gone.
     pub fn check_intact(&self) -> Result<()> {
         let changed = |reason: String| Error::FileChanged {
             path: self.path.clone(),
             reason,
         };
-        let meta = self.file.metadata().map_err(|e| Error::io(&self.path, e))?;
         let mapped = self.mmap.len() as u64;
         if self.guard.is_damaged() {
+            let now = std::fs::metadata(&self.path)
+                .map(|m| format!(" to {} bytes", m.len()))
+                .unwrap_or_default();
             return Err(changed(format!(
-                "a read past its end was caught: it was truncated to {} bytes under a {mapped}-byte mapping",
-                meta.len()
+                "a read past its end was caught: it was truncated{now} under a {mapped}-byte mapping"
             )));
         }
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(&self.path, e)),
+        };
         let now = Stamp::of(&meta);
+        if now.identity != self.stamp.identity {
+            return Ok(());
+        }
         if now.len != self.stamp.len {
             return Err(changed(format!(
                 "it is {} bytes now, {mapped} when opened (truncated or extended in place)",
@@ -671,16 +681,25 @@ impl GraphRead for HnswView {
     }
 }
 
-/// A file's size and modification time, from `fstat`.
+/// A file's identity (device, inode), size and modification time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Stamp {
+    identity: (u64, u64),
     len: u64,
     modified: Option<SystemTime>,
 }
 
 impl Stamp {
     fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let identity = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let identity = (0, 0);
         Stamp {
+            identity,
             len: meta.len(),
             modified: meta.modified().ok(),
         }
