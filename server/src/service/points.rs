@@ -105,7 +105,7 @@ impl Points for PointsService {
                     c.delete_ids(&ids.ids)
                 }
                 Some(pb::delete_points_request::Selector::Filter(f)) => {
-                    c.delete_filtered(&convert::filter(f)?)
+                    c.delete_filtered(&convert::filter(f, &limits)?)
                 }
                 None => Err(StorageError::InvalidArgument(
                     "delete needs a selector: ids or filter".into(),
@@ -140,11 +140,11 @@ impl Points for PointsService {
         request: Request<pb::CountRequest>,
     ) -> Result<Response<pb::CountResponse>, Status> {
         let deadline = deadline(&request);
-        let catalog = Arc::clone(&self.catalog);
+        let (catalog, limits) = (Arc::clone(&self.catalog), self.limits);
         let count = blocking(deadline, move || {
             let r = request.into_inner();
             let c = catalog.get(&r.collection)?;
-            let filter = r.filter.map(convert::filter).transpose()?;
+            let filter = r.filter.map(|f| convert::filter(f, &limits)).transpose()?;
             Ok(c.count(filter.as_ref()))
         })
         .await?;
