@@ -312,7 +312,10 @@ mod tests {
             ids: vec![1, 2, 300],
             ..Default::default()
         };
-        assert_eq!(heap_estimate(&ids.encode_to_vec(), pb::GetPointsRequest::SHAPE), Some(24));
+        assert_eq!(
+            heap_estimate(&ids.encode_to_vec(), pb::GetPointsRequest::SHAPE),
+            Some(24)
+        );
         let keywords = pb::CountRequest {
             filter: Some(pb::Filter {
                 must: vec![pb::Condition {
@@ -332,6 +335,9 @@ mod tests {
             heap_estimate(&keywords.encode_to_vec(), pb::CountRequest::SHAPE),
             Some(expected)
         );
-        assert_eq!(heap_estimate(&[0x0a, 0x05, 1], pb::CountRequest::SHAPE), None);
+        assert_eq!(
+            heap_estimate(&[0x0a, 0x05, 1], pb::CountRequest::SHAPE),
+            None
+        );
     }
 }

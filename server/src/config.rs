@@ -18,6 +18,14 @@
 //! max_batch = 10000            # points per upsert, queries per batch
 //! max_k = 10000                # k of a search (k · group_size for groups)
 //! max_dim = 4096               # dim of a new collection
+//! max_connections = 512        # open connections; more are closed on accept
+//! max_concurrent_streams = 100 # calls at once per HTTP/2 connection
+//! idle_timeout_ms = 300000     # close a connection with no call in flight
+//! keepalive_interval_ms = 30000 # HTTP/2 PING; no answer in 10 s closes it
+//! max_buffered_bytes = 268435456 # unfinished request bytes, whole server
+//! max_buffered_bytes_per_connection = 67108864
+//! request_body_timeout_ms = 30000 # a request (stream: each message) arrives within
+//! max_concurrent_work = 8      # storage calls running at once (default 4 per core)
 //! ```
 
 use std::fmt;
@@ -43,6 +51,25 @@ pub struct Limits {
     pub max_k: usize,
     /// Largest `dim` of a new collection.
     pub max_dim: usize,
+    /// Connections open at once; one more is closed as soon as accepted.
+    pub max_connections: usize,
+    /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`: calls at once per connection.
+    pub max_concurrent_streams: u32,
+    /// A connection without a call in flight for this long is closed, in ms.
+    pub idle_timeout_ms: u64,
+    /// Interval of HTTP/2 PINGs on a connection, in ms; a PING unanswered
+    /// for 10 s closes it (a vanished peer).
+    pub keepalive_interval_ms: u64,
+    /// Request bytes the whole server buffers for calls at once.
+    pub max_buffered_bytes: usize,
+    /// Request bytes one connection buffers at once.
+    pub max_buffered_bytes_per_connection: usize,
+    /// A unary request must arrive within this many ms of its headers; a
+    /// message of a client stream within this many ms of its first byte.
+    pub request_body_timeout_ms: u64,
+    /// Storage calls (searches, writes...) running at once; more wait
+    /// their turn (within their deadline).
+    pub max_concurrent_work: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +79,14 @@ impl Default for Limits {
             max_batch: 10_000,
             max_k: 10_000,
             max_dim: 4096,
+            max_connections: 512,
+            max_concurrent_streams: 100,
+            idle_timeout_ms: 300_000,
+            keepalive_interval_ms: 30_000,
+            max_buffered_bytes: 256 << 20,
+            max_buffered_bytes_per_connection: 64 << 20,
+            request_body_timeout_ms: 30_000,
+            max_concurrent_work: 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -105,6 +140,34 @@ impl Limits {
         at_least("max_batch", self.max_batch, 1)?;
         at_least("max_k", self.max_k, 1)?;
         at_least("max_dim", self.max_dim, 1)?;
+        at_least("max_connections", self.max_connections, 1)?;
+        at_least(
+            "max_concurrent_streams",
+            self.max_concurrent_streams as usize,
+            1,
+        )?;
+        at_least("idle_timeout_ms", self.idle_timeout_ms as usize, 1)?;
+        at_least(
+            "keepalive_interval_ms",
+            self.keepalive_interval_ms as usize,
+            1,
+        )?;
+        at_least(
+            "max_buffered_bytes",
+            self.max_buffered_bytes,
+            Self::MIN_MESSAGE_BYTES,
+        )?;
+        at_least(
+            "max_buffered_bytes_per_connection",
+            self.max_buffered_bytes_per_connection,
+            Self::MIN_MESSAGE_BYTES,
+        )?;
+        at_least(
+            "request_body_timeout_ms",
+            self.request_body_timeout_ms as usize,
+            1,
+        )?;
+        at_least("max_concurrent_work", self.max_concurrent_work, 1)?;
         if self.max_dim > waypoint_index::MAX_DIM {
             return Err(format!(
                 "limits.max_dim = {} is above the engine's largest dimension, {}",

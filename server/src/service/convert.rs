@@ -5,6 +5,7 @@ use waypoint_index::Metric;
 use waypoint_proto::v1 as pb;
 
 use crate::config::Limits;
+use crate::storage::cancel::Cancel;
 use crate::storage::collection::{Config, Query, Record, Stats, WalSync};
 use crate::storage::filter::{Condition, Filter};
 use crate::storage::payload::{Payload, Term, Value};
@@ -242,6 +243,7 @@ pub fn query(
         filter: f.map(|f| filter(f, limits)).transpose()?,
         with_payload,
         with_vectors,
+        cancel: Cancel::default(),
     })
 }
 

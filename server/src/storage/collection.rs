@@ -48,6 +48,7 @@ use waypoint_index::{
     Filter as EngineFilter, Hnsw, HnswParams, HnswView, Metric, Neighbor, SearchParams,
 };
 
+use super::cancel::Cancel;
 use super::filter::Filter;
 use super::manifest::Manifest;
 use super::payload::{self, Payload, PayloadIndex, Term, Value};
@@ -213,6 +214,8 @@ pub struct Query {
     pub with_payload: bool,
     /// Return stored vectors.
     pub with_vectors: bool,
+    /// Checked before each segment is searched.
+    pub cancel: Cancel,
 }
 
 /// A stored point as read back (or a search hit).
@@ -836,11 +839,18 @@ impl State {
             exact: query.exact,
             filter: allowed.as_ref().map(EngineFilter::AllowList),
         };
-        let search_segment = |i: usize| match i.checked_sub(1) {
-            None => self.appendable.search(&query.vector, k, &params),
-            Some(s) => {
-                self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed.as_ref())
-            }
+        let search_segment = |i: usize| {
+            query.cancel.check()?;
+            Ok::<_, StorageError>(match i.checked_sub(1) {
+                None => self.appendable.search(&query.vector, k, &params)?,
+                Some(s) => self.sealed[s].search(
+                    &query.vector,
+                    k,
+                    query.ef,
+                    query.exact,
+                    allowed.as_ref(),
+                )?,
+            })
         };
         // One segment runs on this thread: handing it to the rayon pool
         // costs a thread wake-up for nothing.
@@ -932,6 +942,7 @@ mod tests {
                     filter: None,
                     with_payload: false,
                     with_vectors: false,
+                    cancel: Cancel::default(),
                 })
                 .unwrap();
             hits.first().map(|h| h.id) == Some(id)

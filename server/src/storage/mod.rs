@@ -16,6 +16,7 @@
 //! Nothing here knows about gRPC: the service layer maps [`StorageError`] to
 //! statuses.
 
+pub mod cancel;
 pub mod catalog;
 pub mod collection;
 mod error;
