@@ -8,6 +8,9 @@
 //!   (`max_buffered_bytes_per_connection`); without room the call gets
 //!   `RESOURCE_EXHAUSTED` before the body is buffered. A reservation is
 //!   held until the next message starts or the call's handler returns.
+//!   Messages of at most [`SMALL_MESSAGE`] bytes (searches, gets) draw on
+//!   their connection's budget only, so stalled uploads cannot lock them
+//!   out.
 //! * **Stalled bodies.** A unary request's body must arrive within
 //!   `request_body_timeout_ms`; on a client stream, each message must,
 //!   once started. Otherwise `DEADLINE_EXCEEDED`.
@@ -40,6 +43,9 @@ const CLIENT_STREAMS: &[&str] = &[
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
+
+/// Messages up to this size draw only on their connection's budget.
+pub const SMALL_MESSAGE: usize = 16 << 10;
 
 /// Length of the prefix of a gRPC message: compression flag, u32 length.
 const PREFIX: usize = 5;
@@ -251,17 +257,23 @@ impl Metered {
             return Ok(());
         }
         let n = u32::try_from(len).unwrap_or(u32::MAX);
-        let server = Arc::clone(&self.budget.server)
-            .try_acquire_many_owned(n)
-            .map_err(|_| {
-                Status::resource_exhausted(format!(
-                    "the server is already buffering its limit of request bytes \
-                     (limits.max_buffered_bytes = {}), so this {len}-byte message cannot be \
-                     taken now; retry later",
-                    self.budget.max_buffered_bytes
-                ))
-            })?;
-        held.push(server);
+        // Small messages (a search, a get) skip the server's budget, so big
+        // stalled uploads cannot lock them out; they still count against
+        // their connection's (at most max_connections x
+        // max_concurrent_streams x SMALL_MESSAGE bytes in all).
+        if len > SMALL_MESSAGE {
+            let server = Arc::clone(&self.budget.server)
+                .try_acquire_many_owned(n)
+                .map_err(|_| {
+                    Status::resource_exhausted(format!(
+                        "the server is already buffering its limit of request bytes \
+                         (limits.max_buffered_bytes = {}), so this {len}-byte message cannot \
+                         be taken now; retry later",
+                        self.budget.max_buffered_bytes
+                    ))
+                })?;
+            held.push(server);
+        }
         if let Some(connection) = &self.connection {
             let own = Arc::clone(connection.budget())
                 .try_acquire_many_owned(n)

@@ -72,6 +72,16 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
     /// Starts `waypoint serve` over `data_dir` with default settings.
     pub fn start(data_dir: &Path) -> Server {
         Self::start_with(data_dir, &[])
