@@ -20,7 +20,7 @@
 //! max_dim = 4096               # dim of a new collection
 //! max_connections = 512        # open connections; more are closed on accept
 //! max_concurrent_streams = 100 # calls at once per HTTP/2 connection
-//! idle_timeout_ms = 300000     # close a connection with no call in flight
+//! idle_timeout_ms = 60000      # close a connection with no call in flight
 //! keepalive_interval_ms = 30000 # HTTP/2 PING; no answer in 10 s closes it
 //! max_buffered_bytes = 268435456 # unfinished request bytes, whole server
 //! max_buffered_bytes_per_connection = 67108864
@@ -81,7 +81,7 @@ impl Default for Limits {
             max_dim: 4096,
             max_connections: 512,
             max_concurrent_streams: 100,
-            idle_timeout_ms: 300_000,
+            idle_timeout_ms: 60_000,
             keepalive_interval_ms: 30_000,
             max_buffered_bytes: 256 << 20,
             max_buffered_bytes_per_connection: 64 << 20,
@@ -162,6 +162,22 @@ impl Limits {
             self.max_buffered_bytes_per_connection,
             Self::MIN_MESSAGE_BYTES,
         )?;
+        for (name, value) in [
+            ("max_buffered_bytes", self.max_buffered_bytes),
+            (
+                "max_buffered_bytes_per_connection",
+                self.max_buffered_bytes_per_connection,
+            ),
+        ] {
+            if value < self.max_message_bytes {
+                return Err(format!(
+                    "limits.{name} = {value} is below limits.max_message_bytes = {}, so a \
+                     request of that size could never be taken; raise it or lower \
+                     max_message_bytes",
+                    self.max_message_bytes
+                ));
+            }
+        }
         at_least(
             "request_body_timeout_ms",
             self.request_body_timeout_ms as usize,
@@ -357,11 +373,19 @@ mod tests {
             ("max_dim = 0", "limits.max_dim = 0 would refuse every request"),
             ("max_message_bytes = 100", "limits.max_message_bytes = 100 would refuse every request; it must be at least 1024"),
             ("max_dim = 100000", "limits.max_dim = 100000 is above the engine's largest dimension"),
+            ("max_connections = 0", "limits.max_connections = 0 would refuse every request"),
+            ("max_concurrent_streams = 0", "limits.max_concurrent_streams = 0 would refuse every request"),
+            ("max_buffered_bytes = 10", "limits.max_buffered_bytes = 10 would refuse every request; it must be at least 1024"),
+            ("request_body_timeout_ms = 0", "limits.request_body_timeout_ms = 0 would refuse every request"),
+            ("max_concurrent_work = 0", "limits.max_concurrent_work = 0 would refuse every request"),
         ] {
             std::fs::write(&path, format!("[limits]\n{body}\n")).unwrap();
             let err = FileConfig::load(&path).unwrap_err();
             assert!(err.starts_with(&path.display().to_string()) && err.contains(says), "{err}");
         }
+        std::fs::write(&path, "[limits]\nmax_buffered_bytes = 1048576\n").unwrap();
+        let err = FileConfig::load(&path).unwrap_err();
+        assert!(err.contains("below limits.max_message_bytes"), "{err}");
         std::fs::write(&path, "[limits]\nmax_batch = 1\nmax_message_bytes = 1024\n").unwrap();
         assert_eq!(FileConfig::load(&path).unwrap().limits.max_batch, 1);
     }

@@ -409,7 +409,8 @@ async fn stalled_bodies_are_bounded_and_time_out() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(
         dir.path(),
-        "max_buffered_bytes = 33554432\nmax_buffered_bytes_per_connection = 16777216\n\
+        "max_message_bytes = 16777216\nmax_buffered_bytes = 33554432\n\
+         max_buffered_bytes_per_connection = 16777216\n\
          request_body_timeout_ms = 1000",
     );
     seed(&server, 8, 1000, 100_000).await;
@@ -500,6 +501,31 @@ async fn idle_and_excess_connections_are_closed() {
     // Slots are free again for a normal client.
     let search = normal_search(&server, 8).await;
     eprintln!("idle connections: closed at {closed_at:?}; normal search after {search:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_descriptors_does_not_spin_the_accept_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("waypoint.toml");
+    std::fs::write(&config, "[limits]\nmax_connections = 1000\n").unwrap();
+    let server = Server::start_with_file_limit(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+        64,
+    );
+    seed(&server, 8, 100, 100_000).await;
+    // 100 idle sockets: more than the server has descriptors for.
+    let mut sockets = Vec::new();
+    for _ in 0..100 {
+        sockets.push(TcpStream::connect(server.addr()).await.unwrap());
+    }
+    let cpu_before = cpu_seconds(server.pid());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu = cpu_seconds(server.pid()) - cpu_before;
+    drop(sockets);
+    let search = normal_search(&server, 8).await;
+    eprintln!("descriptors exhausted: {cpu:.2} CPU-s in 2 s; normal search after {search:?}");
+    assert!(cpu < 0.5, "{cpu:.2} CPU-s in 2 s with no descriptors left");
 }
 
 /// A batch of `n` exact searches of k = 100 on `c`.

@@ -40,13 +40,42 @@ impl Server {
         log: &str,
         stderr: Stdio,
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_waypoint"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_waypoint"));
+        command
             .args(["serve", "--addr", "127.0.0.1:0", "--log", log, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .envs(env.iter().copied())
+            .stderr(stderr);
+        Self::spawn(command, data_dir)
+    }
+
+    /// [`Server::start_with`] with the process's descriptor limit
+    /// (`ulimit -n`) set to `max_files`.
+    pub fn start_with_file_limit(data_dir: &Path, extra: &[&str], max_files: u32) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {max_files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_waypoint"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--log",
+                "error",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(extra);
+        Self::spawn(command, data_dir)
+    }
+
+    /// Runs `command` (a `waypoint serve`) and waits (at most 60 s) until
+    /// it listens.
+    fn spawn(mut command: Command, data_dir: &Path) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(stderr)
             .spawn()
             .expect("start waypoint serve");
         let stdout = child.stdout.take().unwrap();
