@@ -38,16 +38,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// The connection a request arrived on, from its extensions (plaintext
-    /// or TLS); `None` outside the server (unit tests).
+    /// The connection a request arrived on, from its extensions (tonic
+    /// puts [`Info`] there for plaintext and TLS alike); `None` outside the
+    /// server (unit tests).
     pub fn of(extensions: &tonic::codegen::http::Extensions) -> Option<Arc<Connection>> {
-        let plain = extensions.get::<Info>();
-        let tls = || {
-            extensions
-                .get::<tonic::transport::server::TlsConnectInfo<Info>>()
-                .map(|t| t.get_ref())
-        };
-        plain.or_else(tls).map(|info| Arc::clone(&info.connection))
+        extensions
+            .get::<Info>()
+            .map(|info| Arc::clone(&info.connection))
     }
 
     /// The connection's buffered-bytes budget.

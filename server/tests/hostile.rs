@@ -354,6 +354,17 @@ fn message_prefix(len: u32) -> Bytes {
     prefix.into()
 }
 
+/// A framed `HealthCheckRequest` for the whole server.
+fn pb_health_request() -> Bytes {
+    let message = tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    }
+    .encode_to_vec();
+    let mut framed = message_prefix(message.len() as u32).to_vec();
+    framed.extend(message);
+    framed.into()
+}
+
 /// The `grpc-status` a call ended with (headers or trailers), `None` if
 /// the stream ended without one.
 async fn grpc_status(response: h2::client::ResponseFuture) -> Option<i32> {
@@ -463,6 +474,34 @@ async fn idle_and_excess_connections_are_closed() {
     let _ = tokio::time::timeout(Duration::from_millis(300), &mut h2).await;
     assert_eq!(h2.max_concurrent_send_streams(), 7);
     drop(h2);
+
+    // A connection with a call in flight (a health Watch) outlives the
+    // idle timeout, and takes another call afterwards.
+    let mut send = h2_connect(&server.url).await;
+    let watch = pb_health_request();
+    let (watching, mut stream) = send
+        .send_request(
+            grpc_headers(&server.url, "/grpc.health.v1.Health/Watch"),
+            false,
+        )
+        .unwrap();
+    stream.send_data(watch.clone(), true).unwrap();
+    let watching = watching.await.unwrap();
+    assert_eq!(watching.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    send = send
+        .ready()
+        .await
+        .expect("the busy connection is still open");
+    let (check, mut stream) = send
+        .send_request(
+            grpc_headers(&server.url, "/grpc.health.v1.Health/Check"),
+            false,
+        )
+        .unwrap();
+    stream.send_data(watch, true).unwrap();
+    assert_eq!(grpc_status(check).await, Some(0));
+    drop((send, watching));
 
     // 30 silent sockets: those past the limit are closed at once, the
     // rest once idle; every one ends within 10 s.
