@@ -289,6 +289,36 @@ async fn answers_far_larger_than_the_request_are_refused_before_they_are_built()
         err.message()
     );
 
+    // Searches asking for those payloads: refused once the answer passes
+    // the limit, not after building 12 MB per search.
+    let with_payload = |i| pb::SearchRequest {
+        vector: random_f32(8, i),
+        k: 12,
+        with_payload: true,
+        ..Default::default()
+    };
+    let err = pts
+        .search(pb::SearchRequest {
+            collection: "c".into(),
+            ..with_payload(0)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    let err = pts
+        .search_batch(pb::SearchBatchRequest {
+            collection: "c".into(),
+            searches: (0..10_000).map(with_payload).collect(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(
+        err.message().contains("max_message_bytes"),
+        "{}",
+        err.message()
+    );
+
     // 10,000 searches of k = 10,000 over 12 points fit; over 2,000 points not.
     let searches = |n| pb::SearchBatchRequest {
         collection: "c".into(),

@@ -14,7 +14,7 @@ use super::convert::{self, check_batch};
 use super::status::{deadline, reply, ResponseSize, Work};
 use crate::config::Limits;
 use crate::storage::catalog::Catalog;
-use crate::storage::collection::Query;
+use crate::storage::collection::{Collection, Query, Record};
 use crate::storage::StorageError;
 
 /// Records read per step of a `Get`.
@@ -27,6 +27,56 @@ const BATCH_CHUNK: usize = 64;
 fn hit_bytes(query: &Query, dim: usize) -> usize {
     let vector = if query.with_vectors { 4 * dim + 4 } else { 0 };
     8 + vector
+}
+
+/// `hits` as `ScoredPoint`s, their payloads and vectors (when `query`
+/// asks) read a few at a time and counted in `size`, so an answer too
+/// large is refused holding little more than `max_message_bytes`. A hit
+/// deleted between the search and this read is left out.
+fn hydrate(
+    c: &Collection,
+    query: &Query,
+    hits: Vec<Record>,
+    size: &mut ResponseSize<'_>,
+) -> Result<Vec<pb::ScoredPoint>, StorageError> {
+    let mut out = Vec::with_capacity(hits.len());
+    if !query.with_payload && !query.with_vectors {
+        for hit in hits {
+            let point = convert::scored(hit);
+            size.add(point.encoded_len())?;
+            out.push(point);
+        }
+        return Ok(out);
+    }
+    for chunk in hits.chunks(GET_CHUNK) {
+        query.cancel.check()?;
+        let ids: Vec<u64> = chunk.iter().map(|h| h.id).collect();
+        let mut records = c
+            .get(&ids, query.with_vectors, query.with_payload)
+            .into_iter()
+            .peekable();
+        for hit in chunk {
+            let Some(record) = records.next_if(|r| r.id == hit.id) else {
+                continue;
+            };
+            let point = convert::scored(Record {
+                distance: hit.distance,
+                ..record
+            });
+            size.add(point.encoded_len())?;
+            out.push(point);
+        }
+    }
+    Ok(out)
+}
+
+/// `query` without payloads and vectors: [`hydrate`] reads those.
+fn bare(query: &Query) -> Query {
+    Query {
+        with_payload: false,
+        with_vectors: false,
+        ..query.clone()
+    }
 }
 
 /// The Points service over a [`Catalog`].
@@ -207,7 +257,8 @@ impl Points for PointsService {
                 let c = catalog.get(&r.collection)?;
                 let mut query = convert::search_query(r, &limits)?;
                 query.cancel = cancel;
-                Ok(c.search(&query)?.into_iter().map(convert::scored).collect())
+                let hits = c.search(&bare(&query))?;
+                hydrate(&c, &query, hits, &mut ResponseSize::new(&limits))
             })
             .await?;
         reply(pb::SearchResponse { hits }, &self.limits)
@@ -253,18 +304,16 @@ impl Points for PointsService {
                 size.check(expected, "up to about")?;
                 let mut results = Vec::with_capacity(queries.len());
                 for chunk in queries.chunks(BATCH_CHUNK) {
-                    for hits in c.search_batch(chunk)? {
-                        let result = pb::SearchResponse {
-                            hits: hits.into_iter().map(convert::scored).collect(),
-                        };
-                        size.add(result.encoded_len())?;
-                        results.push(result);
+                    let bare: Vec<Query> = chunk.iter().map(bare).collect();
+                    for (query, hits) in chunk.iter().zip(c.search_batch(&bare)?) {
+                        let hits = hydrate(&c, query, hits, &mut size)?;
+                        results.push(pb::SearchResponse { hits });
                     }
                 }
                 Ok(results)
             })
             .await?;
-        Ok(Response::new(pb::SearchBatchResponse { results }))
+        reply(pb::SearchBatchResponse { results }, &self.limits)
     }
 
     async fn search_groups(
@@ -300,13 +349,16 @@ impl Points for PointsService {
                     &limits,
                 )?;
                 query.cancel = cancel;
-                Ok(c.search_groups(&query, &r.group_by, group_size)?
+                let mut size = ResponseSize::new(&limits);
+                c.search_groups(&bare(&query), &r.group_by, group_size)?
                     .into_iter()
-                    .map(|g| pb::PointGroup {
-                        key: Some(convert::value_out(g.key)),
-                        hits: g.hits.into_iter().map(convert::scored).collect(),
+                    .map(|g| {
+                        Ok(pb::PointGroup {
+                            key: Some(convert::value_out(g.key)),
+                            hits: hydrate(&c, &query, g.hits, &mut size)?,
+                        })
                     })
-                    .collect())
+                    .collect()
             })
             .await?;
         reply(pb::SearchGroupsResponse { groups }, &self.limits)
