@@ -106,6 +106,12 @@ async fn normal_search(server: &Server, dim: usize) -> Duration {
     started.elapsed()
 }
 
+/// Asserts that `err` has `code` and a message containing `fragment`.
+fn assert_status(err: &Status, code: Code, fragment: &str) {
+    assert_eq!(err.code(), code, "{err:?}");
+    assert!(err.message().contains(fragment), "{}", err.message());
+}
+
 /// Sends bytes as they are and returns the answer's bytes.
 #[derive(Debug, Clone, Default)]
 struct RawCodec;
@@ -169,12 +175,7 @@ async fn malformed_protobuf_is_invalid_argument() {
         )
         .await
         .unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err:?}");
-        assert!(
-            err.message().contains("not a valid protobuf message"),
-            "{what}: {}",
-            err.message()
-        );
+        assert_status(&err, Code::InvalidArgument, "not a valid protobuf message");
     }
 }
 
@@ -199,8 +200,7 @@ async fn requests_that_decode_far_larger_than_they_are_cost_little() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
-    assert!(err.message().contains("UpsertRequest"), "{}", err.message());
+    assert_status(&err, Code::ResourceExhausted, "UpsertRequest");
 
     // A has_id filter of 6.7M ids (16 MiB packed).
     let ids: Vec<u64> = (0..6_700_000u64).map(|i| i * 1013).collect();
@@ -221,8 +221,7 @@ async fn requests_that_decode_far_larger_than_they_are_cost_little() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
-    assert!(err.message().contains("has_id ids"), "{}", err.message());
+    assert_status(&err, Code::ResourceExhausted, "has_id ids");
     let took = started.elapsed();
 
     let peak_mib = status_kib(server.pid(), "VmHWM") / 1024;
@@ -282,12 +281,7 @@ async fn answers_far_larger_than_the_request_are_refused_before_they_are_built()
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
-    assert!(
-        err.message().contains("max_message_bytes"),
-        "{}",
-        err.message()
-    );
+    assert_status(&err, Code::ResourceExhausted, "max_message_bytes");
 
     // Searches asking for those payloads: refused once the answer passes
     // the limit, not after building 12 MB per search.
@@ -304,7 +298,7 @@ async fn answers_far_larger_than_the_request_are_refused_before_they_are_built()
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert_status(&err, Code::ResourceExhausted, "max_message_bytes");
     let err = pts
         .search_batch(pb::SearchBatchRequest {
             collection: "c".into(),
@@ -312,12 +306,7 @@ async fn answers_far_larger_than_the_request_are_refused_before_they_are_built()
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
-    assert!(
-        err.message().contains("max_message_bytes"),
-        "{}",
-        err.message()
-    );
+    assert_status(&err, Code::ResourceExhausted, "max_message_bytes");
 
     // 10,000 searches of k = 10,000 over 12 points fit; over 2,000 points not.
     let searches = |n| pb::SearchBatchRequest {
@@ -351,8 +340,7 @@ async fn answers_far_larger_than_the_request_are_refused_before_they_are_built()
     let started = Instant::now();
     let err = pts.search_batch(searches(10_000)).await.unwrap_err();
     let took = started.elapsed();
-    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
-    assert!(err.message().contains("up to about"), "{}", err.message());
+    assert_status(&err, Code::ResourceExhausted, "up to about");
     let peak_mib = status_kib(server.pid(), "VmHWM") / 1024;
     eprintln!("oversized answers: peak RSS {peak_mib} MiB, batch refused in {took:?}");
     assert!(peak_mib < 400, "peak RSS {peak_mib} MiB");
