@@ -163,10 +163,10 @@ async fn malformed_protobuf_is_invalid_argument() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), "");
     let channel = channel(&server).await;
-    for (what, body) in [
-        ("truncated", &[0x0a, 0x05, b'a'][..]),
-        ("invalid UTF-8", &[0x0a, 0x02, 0xff, 0xfe][..]),
-        ("bad wire type", &[0x0f][..]),
+    for body in [
+        &[0x0a, 0x05, b'a'][..],       // truncated
+        &[0x0a, 0x02, 0xff, 0xfe][..], // invalid UTF-8
+        &[0x0f][..],                   // bad wire type
     ] {
         let err = raw_unary(
             channel.clone(),
