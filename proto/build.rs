@@ -1,7 +1,8 @@
 //! Generates the `waypoint.v1` messages, clients and servers with
 //! tonic-prost-build, using the protoc shipped by `protoc-bin-vendored` (no
 //! system protoc), and writes the file descriptor set that server
-//! reflection serves.
+//! reflection serves. Clients and servers use
+//! [`codec::WaypointCodec`](src/codec.rs).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::env::set_var("PROTOC", protoc);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
+        // INVALID_ARGUMENT for bad protobuf, and a memory check before decoding.
+        .codec_path("crate::codec::WaypointCodec")
         .file_descriptor_set_path(out_dir.join("waypoint_v1_descriptor.bin"))
         .compile_protos(
             &[

@@ -5,10 +5,14 @@
 //! protoc): the messages, the `Collections` and `Points` clients
 //! (`collections_client`, `points_client`) and servers
 //! (`collections_server`, `points_server`), and the encoded file descriptor
-//! set that server reflection serves.
+//! set that server reflection serves. The generated code decodes through
+//! [`codec::WaypointCodec`]: bad protobuf is `INVALID_ARGUMENT`, and a
+//! message that would decode into far more memory than its size is refused.
 //!
 //! The `.proto` files are the reference: every message and field is
 //! documented there, and the same text is on the generated items.
+
+pub mod codec;
 
 /// The `waypoint.v1` package.
 pub mod v1 {

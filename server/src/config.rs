@@ -19,6 +19,14 @@
 //! max_k = 10000                # k of a search (k · group_size for groups)
 //! max_dim = 4096               # dim of a new collection
 //! max_collections = 1000       # collections the server holds
+//! max_connections = 512        # open connections; more are closed on accept
+//! max_concurrent_streams = 100 # calls at once per HTTP/2 connection
+//! idle_timeout_ms = 60000      # close a connection with no call in flight
+//! keepalive_interval_ms = 30000 # HTTP/2 PING; no answer in 10 s closes it
+//! max_buffered_bytes = 268435456 # unfinished request bytes, whole server
+//! max_buffered_bytes_per_connection = 67108864
+//! request_body_timeout_ms = 30000 # a request (stream: each message) arrives within
+//! max_concurrent_work = 8      # storage calls running at once (default 4 per core)
 //! ```
 
 use std::fmt;
@@ -47,6 +55,25 @@ pub struct Limits {
     /// Most collections the server holds; a create beyond it is refused
     /// with `RESOURCE_EXHAUSTED`. Collections already on disk all open.
     pub max_collections: usize,
+    /// Connections open at once; one more is closed as soon as accepted.
+    pub max_connections: usize,
+    /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`: calls at once per connection.
+    pub max_concurrent_streams: u32,
+    /// A connection without a call in flight for this long is closed, in ms.
+    pub idle_timeout_ms: u64,
+    /// Interval of HTTP/2 PINGs on a connection, in ms; a PING unanswered
+    /// for 10 s closes it (a vanished peer).
+    pub keepalive_interval_ms: u64,
+    /// Request bytes the whole server buffers for calls at once.
+    pub max_buffered_bytes: usize,
+    /// Request bytes one connection buffers at once.
+    pub max_buffered_bytes_per_connection: usize,
+    /// A unary request must arrive within this many ms of its headers; a
+    /// message of a client stream within this many ms of its first byte.
+    pub request_body_timeout_ms: u64,
+    /// Storage calls (searches, writes...) running at once; more wait
+    /// their turn (within their deadline).
+    pub max_concurrent_work: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +84,14 @@ impl Default for Limits {
             max_k: 10_000,
             max_dim: 4096,
             max_collections: 1000,
+            max_connections: 512,
+            max_concurrent_streams: 100,
+            idle_timeout_ms: 60_000,
+            keepalive_interval_ms: 30_000,
+            max_buffered_bytes: 256 << 20,
+            max_buffered_bytes_per_connection: 64 << 20,
+            request_body_timeout_ms: 30_000,
+            max_concurrent_work: 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -111,6 +146,50 @@ impl Limits {
         at_least("max_k", self.max_k, 1)?;
         at_least("max_dim", self.max_dim, 1)?;
         at_least("max_collections", self.max_collections, 1)?;
+        at_least("max_connections", self.max_connections, 1)?;
+        at_least(
+            "max_concurrent_streams",
+            self.max_concurrent_streams as usize,
+            1,
+        )?;
+        at_least("idle_timeout_ms", self.idle_timeout_ms as usize, 1)?;
+        at_least(
+            "keepalive_interval_ms",
+            self.keepalive_interval_ms as usize,
+            1,
+        )?;
+        at_least(
+            "max_buffered_bytes",
+            self.max_buffered_bytes,
+            Self::MIN_MESSAGE_BYTES,
+        )?;
+        at_least(
+            "max_buffered_bytes_per_connection",
+            self.max_buffered_bytes_per_connection,
+            Self::MIN_MESSAGE_BYTES,
+        )?;
+        for (name, value) in [
+            ("max_buffered_bytes", self.max_buffered_bytes),
+            (
+                "max_buffered_bytes_per_connection",
+                self.max_buffered_bytes_per_connection,
+            ),
+        ] {
+            if value < self.max_message_bytes {
+                return Err(format!(
+                    "limits.{name} = {value} is below limits.max_message_bytes = {}, so a \
+                     request of that size could never be taken; raise it or lower \
+                     max_message_bytes",
+                    self.max_message_bytes
+                ));
+            }
+        }
+        at_least(
+            "request_body_timeout_ms",
+            self.request_body_timeout_ms as usize,
+            1,
+        )?;
+        at_least("max_concurrent_work", self.max_concurrent_work, 1)?;
         if self.max_dim > waypoint_index::MAX_DIM {
             return Err(format!(
                 "limits.max_dim = {} is above the engine's largest dimension, {}",
@@ -301,11 +380,19 @@ mod tests {
             ("max_collections = 0", "limits.max_collections = 0 would refuse every request"),
             ("max_message_bytes = 100", "limits.max_message_bytes = 100 would refuse every request; it must be at least 1024"),
             ("max_dim = 100000", "limits.max_dim = 100000 is above the engine's largest dimension"),
+            ("max_connections = 0", "limits.max_connections = 0 would refuse every request"),
+            ("max_concurrent_streams = 0", "limits.max_concurrent_streams = 0 would refuse every request"),
+            ("max_buffered_bytes = 10", "limits.max_buffered_bytes = 10 would refuse every request; it must be at least 1024"),
+            ("request_body_timeout_ms = 0", "limits.request_body_timeout_ms = 0 would refuse every request"),
+            ("max_concurrent_work = 0", "limits.max_concurrent_work = 0 would refuse every request"),
         ] {
             std::fs::write(&path, format!("[limits]\n{body}\n")).unwrap();
             let err = FileConfig::load(&path).unwrap_err();
             assert!(err.starts_with(&path.display().to_string()) && err.contains(says), "{err}");
         }
+        std::fs::write(&path, "[limits]\nmax_buffered_bytes = 1048576\n").unwrap();
+        let err = FileConfig::load(&path).unwrap_err();
+        assert!(err.contains("below limits.max_message_bytes"), "{err}");
         std::fs::write(&path, "[limits]\nmax_batch = 1\nmax_message_bytes = 1024\n").unwrap();
         assert_eq!(FileConfig::load(&path).unwrap().limits.max_batch, 1);
     }

@@ -200,6 +200,7 @@ fn all_points(collection: &Collection) -> Vec<u64> {
         filter: None,
         with_payload: false,
         with_vectors: false,
+        cancel: Default::default(),
     };
     let hits = collection.search(&query).expect("a valid query");
     assert_eq!(
@@ -235,6 +236,7 @@ fn check_answers(collection: &Collection) {
             filter: None,
             with_payload: true,
             with_vectors: true,
+            cancel: Default::default(),
         };
         let hits = collection.search(&query).expect("a valid query");
         assert!(hits.len() <= k);

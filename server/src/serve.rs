@@ -3,19 +3,33 @@
 //! and server reflection — until SIGINT or SIGTERM. Shutdown stops
 //! accepting connections, lets in-flight requests finish, then fsyncs every
 //! WAL. TLS ([`crate::tls`]) is on when a certificate and key are
-//! configured; every call passes the API-key check ([`crate::auth`]).
+//! configured; every call passes the API-key check ([`crate::auth`]), then
+//! the bounds on buffered request bytes ([`crate::admission`]). Connections
+//! come through [`crate::connection`] (a connection limit, an idle timer);
+//! HTTP/2 runs with `SETTINGS_MAX_CONCURRENT_STREAMS` and PING keep-alive.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tonic::transport::Server;
 use waypoint_proto::v1::collections_server::CollectionsServer;
 use waypoint_proto::v1::points_server::PointsServer;
 
+use crate::admission::AdmissionLayer;
 use crate::auth::AuthLayer;
 use crate::config::ServeConfig;
+use crate::connection::{self, incoming};
 use crate::service::collections::CollectionsService;
 use crate::service::points::PointsService;
+use crate::service::Work;
 use crate::storage::catalog::Catalog;
+
+/// Largest health-check request (a service name).
+const HEALTH_MESSAGE_BYTES: usize = 4 << 10;
+/// Largest reflection request (a symbol or file name).
+const REFLECTION_MESSAGE_BYTES: usize = 64 << 10;
+/// A keep-alive PING unanswered for this long closes the connection.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +90,24 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         .await;
     // Reflection in both versions: v1alpha is all older clients (e.g.
     // grpcurl before 1.9) speak.
-    let reflection = reflection_builder().build_v1()?;
-    let reflection_v1alpha = reflection_builder().build_v1alpha()?;
-    let collections = CollectionsServer::new(CollectionsService::new(Arc::clone(&catalog), limits))
-        .max_decoding_message_size(limits.max_message_bytes)
-        .max_encoding_message_size(limits.max_message_bytes);
-    let points = PointsServer::new(PointsService::new(Arc::clone(&catalog), limits))
+    // Health and reflection requests are a few names: a small decoding
+    // limit refuses a large declared body before it is buffered.
+    let health = health.max_decoding_message_size(HEALTH_MESSAGE_BYTES);
+    let reflection = reflection_builder()
+        .build_v1()?
+        .max_decoding_message_size(REFLECTION_MESSAGE_BYTES);
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()?
+        .max_decoding_message_size(REFLECTION_MESSAGE_BYTES);
+    let work = Work::new(limits.max_concurrent_work);
+    let collections = CollectionsServer::new(CollectionsService::new(
+        Arc::clone(&catalog),
+        limits,
+        work.clone(),
+    ))
+    .max_decoding_message_size(limits.max_message_bytes)
+    .max_encoding_message_size(limits.max_message_bytes);
+    let points = PointsServer::new(PointsService::new(Arc::clone(&catalog), limits, work))
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
 
@@ -101,14 +127,23 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     );
     // One line on stdout for scripts and tests that start us on port 0.
     println!("listening on {addr}");
+    let settings = connection::Settings {
+        max_connections: limits.max_connections,
+        idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
+        buffered_bytes_per_connection: limits.max_buffered_bytes_per_connection,
+    };
     server
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(Duration::from_millis(limits.keepalive_interval_ms)))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .layer(AuthLayer::new(config.api_keys))
+        .layer(AdmissionLayer::new(&limits))
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(collections)
         .add_service(points)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown_signal())
+        .serve_with_incoming_shutdown(incoming(listener, settings), shutdown_signal())
         .await
         .map_err(|source| ServeError::Transport { addr, source })?;
     tracing::info!("in-flight requests finished; syncing WALs");
@@ -141,19 +176,4 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     tracing::info!("shutdown signal received");
-}
-
-/// Accepted connections with Nagle's algorithm off: a small response must
-/// not wait for the client's delayed ACK (it cost up to 40 ms per request).
-/// With TLS on, tonic runs each handshake on these sockets (one task per
-/// connection), so the setting holds for TLS too.
-fn incoming(
-    listener: tokio::net::TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|stream| {
-        let stream = stream?;
-        stream.set_nodelay(true)?;
-        Ok(stream)
-    })
 }

@@ -183,6 +183,7 @@ fn checksummed_wal_records_the_write_path_refuses_make_the_collection_read_only(
                 filter: None,
                 with_payload: false,
                 with_vectors: false,
+                cancel: Default::default(),
             })
             .unwrap();
         assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [1]);

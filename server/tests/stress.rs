@@ -208,6 +208,7 @@ fn search(shared: &Shared, rng: &mut StdRng) -> Counts {
             }),
             with_payload: bucket.is_some(),
             with_vectors: false,
+            cancel: Default::default(),
         };
         let started = shared.tick();
         let hits = c.search(&query).expect("search");

@@ -7,7 +7,7 @@ use waypoint_proto::v1 as pb;
 use waypoint_proto::v1::collections_server::Collections;
 
 use super::convert;
-use super::status::{blocking, deadline};
+use super::status::{deadline, Work};
 use crate::config::Limits;
 use crate::storage::catalog::Catalog;
 
@@ -15,12 +15,18 @@ use crate::storage::catalog::Catalog;
 pub struct CollectionsService {
     catalog: Arc<Catalog>,
     limits: Limits,
+    work: Work,
 }
 
 impl CollectionsService {
-    /// A service over `catalog` enforcing `limits`.
-    pub fn new(catalog: Arc<Catalog>, limits: Limits) -> Self {
-        CollectionsService { catalog, limits }
+    /// A service over `catalog` enforcing `limits`, running storage calls
+    /// through `work`.
+    pub fn new(catalog: Arc<Catalog>, limits: Limits, work: Work) -> Self {
+        CollectionsService {
+            catalog,
+            limits,
+            work,
+        }
     }
 }
 
@@ -32,12 +38,14 @@ impl Collections for CollectionsService {
     ) -> Result<Response<pb::CreateCollectionResponse>, Status> {
         let deadline = deadline(&request);
         let (catalog, limits) = (Arc::clone(&self.catalog), self.limits);
-        let info = blocking(deadline, move || {
-            let config = convert::create_config(request.into_inner(), &limits)?;
-            let c = catalog.create(config)?;
-            Ok(convert::collection_info(c.config(), c.stats(), c.health()))
-        })
-        .await?;
+        let info = self
+            .work
+            .run(deadline, move |_| {
+                let config = convert::create_config(request.into_inner(), &limits)?;
+                let c = catalog.create(config)?;
+                Ok(convert::collection_info(c.config(), c.stats(), c.health()))
+            })
+            .await?;
         tracing::info!(collection = %info.config.as_ref().map_or("", |c| c.name.as_str()), "collection created");
         Ok(Response::new(pb::CreateCollectionResponse {
             info: Some(info),
@@ -50,11 +58,13 @@ impl Collections for CollectionsService {
     ) -> Result<Response<pb::GetCollectionResponse>, Status> {
         let deadline = deadline(&request);
         let catalog = Arc::clone(&self.catalog);
-        let info = blocking(deadline, move || {
-            let c = catalog.get(&request.into_inner().name)?;
-            Ok(convert::collection_info(c.config(), c.stats(), c.health()))
-        })
-        .await?;
+        let info = self
+            .work
+            .run(deadline, move |_| {
+                let c = catalog.get(&request.into_inner().name)?;
+                Ok(convert::collection_info(c.config(), c.stats(), c.health()))
+            })
+            .await?;
         Ok(Response::new(pb::GetCollectionResponse {
             info: Some(info),
         }))
@@ -65,14 +75,16 @@ impl Collections for CollectionsService {
         request: Request<pb::ListCollectionsRequest>,
     ) -> Result<Response<pb::ListCollectionsResponse>, Status> {
         let catalog = Arc::clone(&self.catalog);
-        let collections = blocking(deadline(&request), move || {
-            Ok(catalog
-                .list()
-                .iter()
-                .map(|c| convert::collection_info(c.config(), c.stats(), c.health()))
-                .collect())
-        })
-        .await?;
+        let collections = self
+            .work
+            .run(deadline(&request), move |_| {
+                Ok(catalog
+                    .list()
+                    .iter()
+                    .map(|c| convert::collection_info(c.config(), c.stats(), c.health()))
+                    .collect())
+            })
+            .await?;
         Ok(Response::new(pb::ListCollectionsResponse { collections }))
     }
 
@@ -84,7 +96,9 @@ impl Collections for CollectionsService {
         let catalog = Arc::clone(&self.catalog);
         let name = request.into_inner().name;
         let logged = name.clone();
-        blocking(deadline, move || catalog.delete(&name)).await?;
+        self.work
+            .run(deadline, move |_| catalog.delete(&name))
+            .await?;
         tracing::info!(collection = %logged, "collection deleted");
         Ok(Response::new(pb::DeleteCollectionResponse {}))
     }

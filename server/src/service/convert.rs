@@ -5,6 +5,7 @@ use waypoint_index::Metric;
 use waypoint_proto::v1 as pb;
 
 use crate::config::Limits;
+use crate::storage::cancel::Cancel;
 use crate::storage::collection::{Config, Health, Query, Record, Stats, WalSync};
 use crate::storage::filter::{Condition, Filter};
 use crate::storage::payload::{Payload, Term, Value};
@@ -160,13 +161,25 @@ fn payload_out(p: Payload) -> pb::Payload {
     }
 }
 
-/// `Filter` → [`Filter`].
-pub fn filter(f: pb::Filter) -> Result<Filter, StorageError> {
+/// `Filter` → [`Filter`]. Conditions, and the ids or terms of each, are
+/// at most `limits.max_batch`: evaluating a filter costs time and memory
+/// per id and per condition.
+pub fn filter(f: pb::Filter, limits: &Limits) -> Result<Filter, StorageError> {
+    let conditions = f.must.len() + f.should.len() + f.must_not.len();
+    check_batch(conditions, limits.max_batch, "filter conditions")?;
     let list = |conds: Vec<pb::Condition>, which: &str| -> Result<Vec<Condition>, StorageError> {
         conds
             .into_iter()
             .enumerate()
-            .map(|(i, c)| condition(c).map_err(|e| invalid(format!("filter {which}[{i}]: {e}"))))
+            .map(|(i, c)| {
+                let at = |e: StorageError| match e {
+                    StorageError::LimitExceeded(m) => {
+                        StorageError::LimitExceeded(format!("filter {which}[{i}]: {m}"))
+                    }
+                    e => invalid(format!("filter {which}[{i}]: {e}")),
+                };
+                condition(c, limits).map_err(at)
+            })
             .collect()
     };
     Ok(Filter {
@@ -176,9 +189,12 @@ pub fn filter(f: pb::Filter) -> Result<Filter, StorageError> {
     })
 }
 
-fn condition(c: pb::Condition) -> Result<Condition, StorageError> {
+fn condition(c: pb::Condition, limits: &Limits) -> Result<Condition, StorageError> {
     match c.condition {
-        Some(pb::condition::Condition::HasId(h)) => Ok(Condition::HasId(h.ids)),
+        Some(pb::condition::Condition::HasId(h)) => {
+            check_batch(h.ids.len(), limits.max_batch, "has_id ids")?;
+            Ok(Condition::HasId(h.ids))
+        }
         Some(pb::condition::Condition::Match(m)) => {
             if m.key.is_empty() {
                 return Err(invalid("match key is empty"));
@@ -188,8 +204,14 @@ fn condition(c: pb::Condition) -> Result<Condition, StorageError> {
                 Some(V::Keyword(s)) => vec![Term::Keyword(s)],
                 Some(V::Integer(i)) => vec![Term::Integer(i)],
                 Some(V::Boolean(b)) => vec![Term::Bool(b)],
-                Some(V::AnyKeyword(k)) => k.values.into_iter().map(Term::Keyword).collect(),
-                Some(V::AnyInteger(k)) => k.values.into_iter().map(Term::Integer).collect(),
+                Some(V::AnyKeyword(k)) => {
+                    check_batch(k.values.len(), limits.max_batch, "match terms")?;
+                    k.values.into_iter().map(Term::Keyword).collect()
+                }
+                Some(V::AnyInteger(k)) => {
+                    check_batch(k.values.len(), limits.max_batch, "match terms")?;
+                    k.values.into_iter().map(Term::Integer).collect()
+                }
                 None => return Err(invalid(format!("match on {:?} has no value set", m.key))),
             };
             Ok(Condition::Match { key: m.key, terms })
@@ -225,9 +247,10 @@ pub fn query(
         k,
         ef: (ef > 0).then_some(ef as usize),
         exact,
-        filter: f.map(filter).transpose()?,
+        filter: f.map(|f| filter(f, limits)).transpose()?,
         with_payload,
         with_vectors,
+        cancel: Cancel::default(),
     })
 }
 

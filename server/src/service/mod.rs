@@ -8,3 +8,5 @@ pub mod collections;
 mod convert;
 pub mod points;
 mod status;
+
+pub use status::Work;

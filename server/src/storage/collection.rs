@@ -57,6 +57,7 @@ use waypoint_index::{
     Filter as EngineFilter, Hnsw, HnswParams, HnswView, Metric, Neighbor, SearchParams,
 };
 
+use super::cancel::Cancel;
 use super::filter::Filter;
 use super::manifest::Manifest;
 use super::payload::{self, Payload, PayloadIndex, Term, Value};
@@ -222,6 +223,8 @@ pub struct Query {
     pub with_payload: bool,
     /// Return stored vectors.
     pub with_vectors: bool,
+    /// Checked before each segment is searched.
+    pub cancel: Cancel,
 }
 
 /// A stored point as read back (or a search hit).
@@ -1052,9 +1055,18 @@ impl State {
             exact: query.exact,
             filter: allowed.map(EngineFilter::AllowList),
         };
-        let search_segment = |i: usize| match i.checked_sub(1) {
-            None => self.appendable.search(&query.vector, k, &params),
-            Some(s) => self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed),
+        let search_segment = |i: usize| {
+            query.cancel.check()?;
+            Ok::<_, StorageError>(match i.checked_sub(1) {
+                None => self.appendable.search(&query.vector, k, &params)?,
+                Some(s) => self.sealed[s].search(
+                    &query.vector,
+                    k,
+                    query.ef,
+                    query.exact,
+                    allowed,
+                )?,
+            })
         };
         // One segment runs on this thread: handing it to the rayon pool
         // costs a thread wake-up for nothing.
@@ -1154,6 +1166,7 @@ mod tests {
                     filter: None,
                     with_payload: false,
                     with_vectors: false,
+                    cancel: Cancel::default(),
                 })
                 .unwrap();
             hits.first().map(|h| h.id) == Some(id)

@@ -12,6 +12,9 @@ pub enum StorageError {
     /// *caller*: a request above a configured limit.
     #[error("{0}")]
     LimitExceeded(String),
+    /// *caller*: the caller stopped waiting (deadline passed, stream reset).
+    #[error("the call was cancelled: its deadline passed or the client went away")]
+    Cancelled,
     /// *caller*: no collection of this name.
     #[error("collection {0:?} does not exist")]
     NotFound(String),

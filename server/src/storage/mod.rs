@@ -19,6 +19,7 @@
 //! Nothing here knows about gRPC: the service layer maps [`StorageError`] to
 //! statuses.
 
+pub mod cancel;
 pub mod catalog;
 pub mod check;
 pub mod collection;

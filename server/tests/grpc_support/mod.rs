@@ -93,6 +93,11 @@ impl Server {
         self.child.id()
     }
 
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
     /// A field of `/proc/PID/status` (e.g. `VmRSS` in KiB, `Threads`).
     pub fn status_field(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
