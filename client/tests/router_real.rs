@@ -1,4 +1,4 @@
-//! The embedded router on the real routing set (`$WAYPOINT_SHARED_DATA`):
+//! The embedded router on the bundled routing set (`datasets/data/routing_*`):
 //! exact routing reproduces the stored brute-force top-3 lists for every
 //! query, HNSW routing stays within half a point of their accuracy, filters
 //! hold, and a saved library reopens with the same answers.
@@ -38,7 +38,7 @@ fn exact(aggregation: Aggregation) -> RouteOptions {
 
 #[tokio::test]
 async fn exact_routing_reproduces_the_baseline_top3_of_every_query() {
-    let Some(set) = routing::load() else { return };
+    let set = routing::load();
     let library = library(&set).await;
     assert_eq!(library.len().await.unwrap(), 197);
     for (aggregation, expected, top1, top3) in [
@@ -57,7 +57,7 @@ async fn exact_routing_reproduces_the_baseline_top3_of_every_query() {
 
 #[tokio::test]
 async fn hnsw_routing_stays_within_half_a_point_of_exact_accuracy() {
-    let Some(set) = routing::load() else { return };
+    let set = routing::load();
     let library = library(&set).await;
     for aggregation in [Aggregation::MaxOverKeys, Aggregation::MeanOfKeys] {
         let exact_acc = set.accuracy(&route_all(&library, &set, &exact(aggregation)).await);
@@ -73,7 +73,7 @@ async fn hnsw_routing_stays_within_half_a_point_of_exact_accuracy() {
 
 #[tokio::test]
 async fn filtered_routing_returns_only_the_base_model_and_matches_brute_force() {
-    let Some(set) = routing::load() else { return };
+    let set = routing::load();
     let library = library(&set).await;
     let model = RoutingSet::base_model(0);
     for aggregation in [Aggregation::MaxOverKeys, Aggregation::MeanOfKeys] {
@@ -109,7 +109,7 @@ async fn filtered_routing_returns_only_the_base_model_and_matches_brute_force() 
 
 #[tokio::test]
 async fn a_saved_library_reopens_with_the_same_routes() {
-    let Some(set) = routing::load() else { return };
+    let set = routing::load();
     let dir = tempfile::tempdir().unwrap();
     let mut library =
         ExpertLibrary::create_embedded(dir.path(), LibrarySpec::new(routing::MODEL, set.dim))

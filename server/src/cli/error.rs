@@ -152,6 +152,12 @@ pub enum CliError {
     /// A routing-set file that cannot be read (`route-eval`).
     #[error("{}: {reason}", path.display())]
     RoutingSet { path: PathBuf, reason: String },
+    /// `route-eval --url` would reuse a collection it did not create.
+    #[error("{url} already has a collection {collection}; route-eval only deletes what it creates, so pass another --library name (or delete that collection)")]
+    LibraryExists { url: String, collection: String },
+    /// `route-eval --base-model` that no expert has.
+    #[error("no expert has base_model {base_model:?}; the experts file has {present}")]
+    NoSuchBaseModel { base_model: String, present: String },
     /// A CA certificate file (`--ca-cert`) that cannot be read.
     #[error("{}: cannot read the CA certificate: {source}", path.display())]
     CaCert {

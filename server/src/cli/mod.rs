@@ -12,6 +12,7 @@ mod quickstart;
 mod remote;
 mod report;
 mod route_eval;
+mod routing_set;
 mod search;
 mod serve;
 
@@ -45,7 +46,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Stream a vector file into a running server.
     Import(import::ImportArgs),
-    /// Route the shared routing set with the expert router: accuracy and latency.
+    /// Route a routing set (the bundled one by default) with the expert router: accuracy and latency.
     RouteEval(route_eval::RouteEvalArgs),
     /// Build and search the bundled real sample (wordnet-10k).
     Quickstart(quickstart::QuickstartArgs),
