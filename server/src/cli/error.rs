@@ -158,6 +158,16 @@ pub enum CliError {
     /// `route-eval --base-model` that no expert has.
     #[error("no expert has base_model {base_model:?}; the experts file has {present}")]
     NoSuchBaseModel { base_model: String, present: String },
+    /// A `--payloads` file or line that cannot be read or used.
+    #[error("{}: {reason}", path.display())]
+    Payloads { path: PathBuf, reason: String },
+    /// `--row` past the end of a vector file.
+    #[error("{}: --row {row} is past the last row ({rows} rows, numbered from 0)", path.display())]
+    NoSuchRow {
+        path: PathBuf,
+        row: usize,
+        rows: usize,
+    },
     /// A CA certificate file (`--ca-cert`) that cannot be read.
     #[error("{}: cannot read the CA certificate: {source}", path.display())]
     CaCert {
@@ -168,8 +178,9 @@ pub enum CliError {
     /// The server at `url` cannot be reached.
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
-    /// The server at `url` refused a request.
-    #[error("{url}: {}: {}", status.code(), status.message())]
+    /// The server at `url` refused a request: its own message (which names
+    /// what was wrong), then the gRPC code.
+    #[error("{url}: {} ({:?})", status.message(), status.code())]
     Remote { url: String, status: tonic::Status },
     /// Standard output could not be written.
     #[error("cannot write to standard output: {0}")]

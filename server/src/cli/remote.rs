@@ -1,7 +1,8 @@
-//! How CLI commands reach a running server: `--api-key` and `--ca-cert`,
-//! shared by every command that takes a `--url`, and the mapping of client
-//! errors to [`CliError`] naming the URL.
+//! How CLI commands reach a running server: `--url` with `--api-key` and
+//! `--ca-cert`, shared by every command that talks to one, and the mapping
+//! of client errors to [`CliError`] naming the URL.
 
+use std::future::Future;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -21,6 +22,32 @@ pub(crate) struct RemoteArgs {
     /// web roots (for a server with a private CA).
     #[arg(long, env = "WAYPOINT_CA_CERT")]
     ca_cert: Option<PathBuf>,
+}
+
+/// A running server to talk to: its URL and credentials.
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Server URL, e.g. http://127.0.0.1:6543 (https:// for TLS).
+    #[arg(long, env = "WAYPOINT_URL")]
+    url: String,
+    #[command(flatten)]
+    remote: RemoteArgs,
+}
+
+impl ServerArgs {
+    /// Connects, then runs `calls` with the client on a fresh runtime;
+    /// a failed call becomes a [`CliError`] naming the URL.
+    pub(crate) fn run<T, F, Fut>(&self, calls: F) -> Result<T, CliError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+        runtime.block_on(async {
+            let client = self.remote.connect(&self.url).await?;
+            calls(client).await.map_err(|e| failed(&self.url, e))
+        })
+    }
 }
 
 impl RemoteArgs {
