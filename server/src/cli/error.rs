@@ -158,6 +158,9 @@ pub enum CliError {
     /// `route-eval --base-model` that no expert has.
     #[error("no expert has base_model {base_model:?}; the experts file has {present}")]
     NoSuchBaseModel { base_model: String, present: String },
+    /// `import` given a file it cannot stream.
+    #[error("{}: import takes .fvecs, .bvecs or .npy vector files (float32, or uint8 converted to float32)", path.display())]
+    ImportFormat { path: PathBuf },
     /// A `--payloads` file or line that cannot be read or used.
     #[error("{}: {reason}", path.display())]
     Payloads { path: PathBuf, reason: String },

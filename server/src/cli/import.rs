@@ -13,7 +13,7 @@ use std::time::Instant;
 use clap::Args;
 use tokio_stream::wrappers::ReceiverStream;
 use waypoint_client::Client;
-use waypoint_datasets::Reader;
+use waypoint_datasets::{Matrix, Reader};
 use waypoint_index::Metric;
 use waypoint_proto::v1 as pb;
 
@@ -25,7 +25,8 @@ use super::{parse_metric, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
-    /// Vectors to import: .fvecs or .npy (float32), one row per point.
+    /// Vectors to import: .fvecs, .bvecs or .npy (float32, or uint8
+    /// converted to float32), one row per point.
     vectors: PathBuf,
     /// Server URL, e.g. http://127.0.0.1:6543 (https:// for TLS).
     #[arg(long, env = "WAYPOINT_URL")]
@@ -68,7 +69,7 @@ pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError
 }
 
 async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
-    let reader = Reader::<f32>::open(&args.vectors)?;
+    let reader = Rows::open(&args.vectors)?;
     let dim = reader.dim();
     let room = u128::from(u64::MAX - args.first_id) + 1;
     if u128::from(reader.rows()) > room {
@@ -105,7 +106,7 @@ async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
 async fn stream_rows(
     args: &ImportArgs,
     client: &Client,
-    mut reader: Reader<f32>,
+    mut reader: Rows,
 ) -> Result<(u64, f64), CliError> {
     let failed = |e| remote::failed(&args.url, e);
     let bar = progress_bar(reader.rows());
@@ -170,6 +171,60 @@ async fn remove_if_empty(client: &Client, collection: &str) {
                 name: collection.to_string(),
             })
             .await;
+    }
+}
+
+/// The vector file, float32 or uint8 (converted as `load` does).
+enum Rows {
+    F32(Reader<f32>),
+    U8(Reader<u8>),
+}
+
+impl Rows {
+    fn open(path: &Path) -> Result<Self, CliError> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !["fvecs", "bvecs", "npy"].contains(&ext.to_ascii_lowercase().as_str()) {
+            return Err(CliError::ImportFormat {
+                path: path.to_path_buf(),
+            });
+        }
+        match Reader::<f32>::open(path) {
+            Ok(reader) => Ok(Rows::F32(reader)),
+            Err(waypoint_datasets::Error::WrongDtype { found, .. }) => {
+                match Reader::<u8>::open(path) {
+                    Ok(reader) => Ok(Rows::U8(reader)),
+                    Err(_) => Err(waypoint_datasets::Error::WrongDtype {
+                        path: path.to_path_buf(),
+                        found,
+                        expected: "float32 or uint8".into(),
+                    }
+                    .into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn dim(&self) -> usize {
+        match self {
+            Rows::F32(r) => r.dim(),
+            Rows::U8(r) => r.dim(),
+        }
+    }
+
+    fn rows(&self) -> u64 {
+        match self {
+            Rows::F32(r) => r.rows(),
+            Rows::U8(r) => r.rows(),
+        }
+    }
+
+    /// The next at most `max_rows` rows as float32.
+    fn read_rows(&mut self, max_rows: usize) -> Result<Option<Matrix<f32>>, CliError> {
+        Ok(match self {
+            Rows::F32(r) => r.read_rows(max_rows)?,
+            Rows::U8(r) => r.read_rows(max_rows)?.map(Matrix::from),
+        })
     }
 }
 
