@@ -125,7 +125,7 @@ pub enum CliError {
         source: std::io::Error,
     },
     /// The thread pool could not start.
-    #[error("{}: the bundled sample is not there; pass --data-dir (or set WAYPOINT_DATA_DIR) to the directory that holds it", path.display())]
+    #[error("{}: the bundled sample is not there; pass --sample-dir (or set WAYPOINT_SAMPLE_DIR) to the directory that holds it", path.display())]
     SampleMissing { path: PathBuf },
 
     #[error("--threads {threads} is more than the {max} allowed")]
