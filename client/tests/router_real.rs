@@ -7,7 +7,8 @@ mod support;
 
 use support::routing::{self, RoutingSet};
 use waypoint_client::router::{
-    Aggregation, ExpertFilter, ExpertLibrary, LibrarySpec, RouteOptions,
+    Aggregation, Embedding, Expert, ExpertFilter, ExpertLibrary, LibrarySpec, RouteOptions,
+    EXACT_MAX_EXPERTS, EXACT_MAX_KEYS,
 };
 
 async fn library(set: &RoutingSet) -> ExpertLibrary {
@@ -63,11 +64,63 @@ async fn hnsw_routing_stays_within_half_a_point_of_exact_accuracy() {
         let exact_acc = set.accuracy(&route_all(&library, &set, &exact(aggregation)).await);
         let hnsw = RouteOptions::default()
             .with_top_k(3)
-            .with_aggregation(aggregation);
+            .with_aggregation(aggregation)
+            .with_exact(false);
         let hnsw_acc = set.accuracy(&route_all(&library, &set, &hnsw).await);
         println!("{aggregation:?}: exact {exact_acc:?}, hnsw {hnsw_acc:?}");
         assert!(exact_acc.0 - hnsw_acc.0 <= 0.005, "{aggregation:?} top-1");
         assert!(exact_acc.1 - hnsw_acc.1 <= 0.005, "{aggregation:?} top-3");
+    }
+}
+
+#[tokio::test]
+async fn the_router_scores_exactly_below_the_crossover_and_searches_the_graph_above() {
+    // The bundled set is below both sizes: left unset, `exact` gives the
+    // brute-force baseline for every query.
+    let set = routing::load();
+    assert!(set.key_expert.len() <= EXACT_MAX_KEYS && set.experts.len() <= EXACT_MAX_EXPERTS);
+    let library = library(&set).await;
+    for (aggregation, expected) in [
+        (Aggregation::MaxOverKeys, &set.top3_max),
+        (Aggregation::MeanOfKeys, &set.top3_mean),
+    ] {
+        let auto = RouteOptions::default()
+            .with_top_k(3)
+            .with_aggregation(aggregation);
+        assert_eq!(
+            &route_all(&library, &set, &auto).await,
+            expected,
+            "{aggregation:?}"
+        );
+    }
+
+    // 400 random experts × 4 keys is above both: the graph answers.
+    let (experts, dim) = (400, set.dim);
+    let values = waypoint_datasets::synthetic::uniform_values(experts * 4 * dim, 3);
+    let mut big = ExpertLibrary::in_memory(LibrarySpec::new(routing::MODEL, dim)).unwrap();
+    let batch = (0..experts)
+        .map(|e| {
+            let keys = values[e * 4 * dim..(e + 1) * 4 * dim]
+                .chunks_exact(dim)
+                .map(|k| Embedding::new(routing::MODEL, k))
+                .collect();
+            (Expert::new(e as u64, format!("e{e}")), keys)
+        })
+        .collect();
+    big.add_many(batch).await.unwrap();
+    for aggregation in [Aggregation::MaxOverKeys, Aggregation::MeanOfKeys] {
+        let auto = RouteOptions::default()
+            .with_top_k(3)
+            .with_aggregation(aggregation);
+        let hnsw = auto.clone().with_exact(false);
+        for i in 0..50 {
+            let q = set.query(i);
+            assert_eq!(
+                big.route(q, &auto).await.unwrap(),
+                big.route(q, &hnsw).await.unwrap(),
+                "{aggregation:?}: query {i}"
+            );
+        }
     }
 }
 

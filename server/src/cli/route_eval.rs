@@ -1,7 +1,8 @@
 //! `waypoint route-eval`: the GLIDER-style expert router on a routing set
 //! (by default the bundled one, `datasets/data/routing_*`: 197 experts, 721
 //! keys, 610 queries, all-MiniLM-L6-v2, 384-d). Registers the experts,
-//! routes every query with both aggregations, exact and HNSW, on the
+//! routes every query with both aggregations, exact, HNSW and the router's
+//! own choice between them (`auto`), on the
 //! embedded and the remote backend, and prints top-1 / top-3 accuracy, how
 //! many queries give exactly the stored brute-force top-3 and exactly the
 //! exact route's top-3, and p50 / p99 route latency. With `--synthetic N`
@@ -131,7 +132,8 @@ struct Eval {
 struct Row {
     backend: &'static str,
     aggregation: Aggregation,
-    exact: bool,
+    /// Forced exact, forced HNSW, or the router's choice (`None`).
+    exact: Option<bool>,
     /// Top-1 and top-3 accuracy.
     accuracy: Option<(f64, f64)>,
     /// Queries whose top-3 is exactly the stored baseline's.
@@ -177,12 +179,12 @@ async fn evaluate(
     let mut rows = Vec::new();
     for aggregation in [Aggregation::MaxOverKeys, Aggregation::MeanOfKeys] {
         let mut exact_answers = Vec::new();
-        for exact in [true, false] {
-            let options = RouteOptions::default()
+        for exact in [Some(true), Some(false), None] {
+            let mut options = RouteOptions::default()
                 .with_top_k(3)
                 .with_aggregation(aggregation)
-                .with_filter(eval.filter.clone())
-                .with_exact(exact);
+                .with_filter(eval.filter.clone());
+            options.exact = exact;
             // One warm-up pass, then the measured one.
             measure(library, eval, &queries[..queries.len().min(20)], &options).await?;
             let (routed, latencies) = measure(library, eval, queries, &options).await?;
@@ -204,7 +206,7 @@ async fn evaluate(
                     Aggregation::MaxOverKeys => same(&routed, max),
                     Aggregation::MeanOfKeys => same(&routed, mean),
                 });
-            let same_as_exact = (!exact).then(|| same(&routed, &exact_answers));
+            let same_as_exact = (exact != Some(true)).then(|| same(&routed, &exact_answers));
             rows.push(Row {
                 backend,
                 aggregation,
@@ -216,7 +218,7 @@ async fn evaluate(
                 p99_us: percentile_us(&latencies, 99.0),
                 queries: queries.len(),
             });
-            if exact {
+            if exact == Some(true) {
                 exact_answers = routed;
             }
         }
@@ -250,7 +252,11 @@ fn print(out: &mut impl Write, title: &str, rows: &[Row]) -> Result<(), CliError
             "{:<9} {:<12} {:<6} {top1:>7} {top3:>7} {:>10} {:>10} {:>10.1} {:>10.1}",
             row.backend,
             format!("{:?}", row.aggregation),
-            if row.exact { "exact" } else { "hnsw" },
+            match row.exact {
+                Some(true) => "exact",
+                Some(false) => "hnsw",
+                None => "auto",
+            },
             of_all(row.same_as_baseline),
             of_all(row.same_as_exact),
             row.p50_us,
