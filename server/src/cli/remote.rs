@@ -75,6 +75,22 @@ impl RemoteArgs {
 /// A client error as a [`CliError`] naming `url`.
 pub(crate) fn failed(url: &str, e: ClientError) -> CliError {
     match e {
+        // A plaintext call to a TLS server fails in the transport, with
+        // one of several codes and texts; the server's first bytes tell.
+        ClientError::Status { code, message }
+            if matches!(
+                code,
+                tonic::Code::Unknown
+                    | tonic::Code::Internal
+                    | tonic::Code::Cancelled
+                    | tonic::Code::Unavailable
+            ) && speaks_tls(url) =>
+        {
+            CliError::Connect {
+                url: url.to_string(),
+                reason: format!("the server speaks TLS, not plaintext HTTP/2 ({message}); use https:// (with --ca-cert for a private CA)"),
+            }
+        }
         ClientError::Status { code, message } => CliError::Remote {
             url: url.to_string(),
             status: tonic::Status::new(code, message),
@@ -88,4 +104,30 @@ pub(crate) fn failed(url: &str, e: ClientError) -> CliError {
             reason: other.to_string(),
         },
     }
+}
+
+/// Whether the server behind an `http://` URL answers the HTTP/2 preface
+/// with a TLS record (an alert or a handshake): it wants `https://`.
+fn speaks_tls(url: &str) -> bool {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let Some(addr) = authority.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return false;
+    };
+    let limit = Duration::from_secs(2);
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, limit) else {
+        return false;
+    };
+    let mut first = [0u8; 1];
+    stream.set_read_timeout(Some(limit)).is_ok()
+        && stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").is_ok()
+        && stream.read_exact(&mut first).is_ok()
+        // TLS record types: 0x15 alert, 0x16 handshake.
+        && matches!(first[0], 0x15 | 0x16)
 }
