@@ -191,7 +191,7 @@ impl ClientBuilder {
             .await
             .map_err(|e| ClientError::Connect {
                 url: self.url.clone(),
-                reason: error_chain(&e),
+                reason: connect_failure(&self.url, &e),
             })?;
         self.finish(channel)
     }
@@ -208,17 +208,36 @@ impl ClientBuilder {
     }
 }
 
-/// The full cause chain of a transport error, which tonic hides behind
-/// "transport error".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
+/// Why the first connection to `url` failed, said so that the reader knows
+/// what to do: no server at the address, or TLS spoken to a plaintext
+/// server; otherwise the transport's cause chain, without tonic's generic
+/// "transport error" and without repeated links.
+fn connect_failure(url: &str, e: &(dyn std::error::Error + 'static)) -> String {
+    let mut links: Vec<String> = Vec::new();
+    let mut refused = false;
+    let mut source = Some(e);
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        let text = cause.to_string();
+        // Each layer tends to repeat its cause's text after its own.
+        if text != "transport error" && !links.iter().any(|l| l.contains(&text)) {
+            links.retain(|l| !text.contains(l.as_str()));
+            links.push(text);
+        }
         source = cause.source();
     }
-    text
+    let address = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let address = address.trim_end_matches('/');
+    let chain = links.join(": ");
+    if refused {
+        format!("no server is listening at {address} (connection refused); start one with `waypoint serve --addr {address}` or check the URL")
+    } else if url.starts_with("https://") && chain.contains("InvalidContentType") {
+        format!("the server at {address} does not speak TLS (it answered in plaintext); use http:// instead of https://")
+    } else {
+        chain
+    }
 }
 
 /// A connection to a `waypoint serve`, cheap to clone (clones share the

@@ -1,4 +1,4 @@
-//! The embedded router on the real routing set (`$WAYPOINT_SHARED_DATA`):
+//! The embedded router on the bundled routing set (`datasets/data/routing_*`):
 //! exact routing reproduces the stored brute-force top-3 lists for every
 //! query, HNSW routing stays within half a point of their accuracy, filters
 //! hold, and a saved library reopens with the same answers.
@@ -7,7 +7,8 @@ mod support;
 
 use support::routing::{self, RoutingSet};
 use waypoint_client::router::{
-    Aggregation, ExpertFilter, ExpertLibrary, LibrarySpec, RouteOptions,
+    Aggregation, Embedding, Expert, ExpertFilter, ExpertLibrary, LibrarySpec, RouteOptions,
+    EXACT_MAX_EXPERTS, EXACT_MAX_KEYS,
 };
 
 async fn library(set: &RoutingSet) -> ExpertLibrary {
@@ -38,7 +39,7 @@ fn exact(aggregation: Aggregation) -> RouteOptions {
 
 #[tokio::test]
 async fn exact_routing_reproduces_the_baseline_top3_of_every_query() {
-    let Some(set) = routing::load() else { return };
+    let set = routing::load();
     let library = library(&set).await;
     assert_eq!(library.len().await.unwrap(), 197);
     for (aggregation, expected, top1, top3) in [
@@ -57,13 +58,14 @@ async fn exact_routing_reproduces_the_baseline_top3_of_every_query() {
 
 #[tokio::test]
 async fn hnsw_routing_stays_within_half_a_point_of_exact_accuracy() {
-    let Some(set) = routing::load() else { return };
+    let set = routing::load();
     let library = library(&set).await;
     for aggregation in [Aggregation::MaxOverKeys, Aggregation::MeanOfKeys] {
         let exact_acc = set.accuracy(&route_all(&library, &set, &exact(aggregation)).await);
         let hnsw = RouteOptions::default()
             .with_top_k(3)
-            .with_aggregation(aggregation);
+            .with_aggregation(aggregation)
+            .with_exact(false);
         let hnsw_acc = set.accuracy(&route_all(&library, &set, &hnsw).await);
         println!("{aggregation:?}: exact {exact_acc:?}, hnsw {hnsw_acc:?}");
         assert!(exact_acc.0 - hnsw_acc.0 <= 0.005, "{aggregation:?} top-1");
@@ -72,8 +74,59 @@ async fn hnsw_routing_stays_within_half_a_point_of_exact_accuracy() {
 }
 
 #[tokio::test]
+async fn the_router_scores_exactly_below_the_crossover_and_searches_the_graph_above() {
+    // The bundled set is below both sizes: left unset, `exact` gives the
+    // brute-force baseline for every query.
+    let set = routing::load();
+    assert!(set.key_expert.len() <= EXACT_MAX_KEYS && set.experts.len() <= EXACT_MAX_EXPERTS);
+    let library = library(&set).await;
+    for (aggregation, expected) in [
+        (Aggregation::MaxOverKeys, &set.top3_max),
+        (Aggregation::MeanOfKeys, &set.top3_mean),
+    ] {
+        let auto = RouteOptions::default()
+            .with_top_k(3)
+            .with_aggregation(aggregation);
+        assert_eq!(
+            &route_all(&library, &set, &auto).await,
+            expected,
+            "{aggregation:?}"
+        );
+    }
+
+    // 400 random experts × 4 keys is above both: the graph answers.
+    let (experts, dim) = (400, set.dim);
+    let values = waypoint_datasets::synthetic::uniform_values(experts * 4 * dim, 3);
+    let mut big = ExpertLibrary::in_memory(LibrarySpec::new(routing::MODEL, dim)).unwrap();
+    let batch = (0..experts)
+        .map(|e| {
+            let keys = values[e * 4 * dim..(e + 1) * 4 * dim]
+                .chunks_exact(dim)
+                .map(|k| Embedding::new(routing::MODEL, k))
+                .collect();
+            (Expert::new(e as u64, format!("e{e}")), keys)
+        })
+        .collect();
+    big.add_many(batch).await.unwrap();
+    for aggregation in [Aggregation::MaxOverKeys, Aggregation::MeanOfKeys] {
+        let auto = RouteOptions::default()
+            .with_top_k(3)
+            .with_aggregation(aggregation);
+        let hnsw = auto.clone().with_exact(false);
+        for i in 0..50 {
+            let q = set.query(i);
+            assert_eq!(
+                big.route(q, &auto).await.unwrap(),
+                big.route(q, &hnsw).await.unwrap(),
+                "{aggregation:?}: query {i}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn filtered_routing_returns_only_the_base_model_and_matches_brute_force() {
-    let Some(set) = routing::load() else { return };
+    let set = routing::load();
     let library = library(&set).await;
     let model = RoutingSet::base_model(0);
     for aggregation in [Aggregation::MaxOverKeys, Aggregation::MeanOfKeys] {
@@ -109,7 +162,7 @@ async fn filtered_routing_returns_only_the_base_model_and_matches_brute_force() 
 
 #[tokio::test]
 async fn a_saved_library_reopens_with_the_same_routes() {
-    let Some(set) = routing::load() else { return };
+    let set = routing::load();
     let dir = tempfile::tempdir().unwrap();
     let mut library =
         ExpertLibrary::create_embedded(dir.path(), LibrarySpec::new(routing::MODEL, set.dim))

@@ -50,6 +50,7 @@ mod ground_truth;
 mod matrix;
 mod npy;
 pub mod sample;
+pub mod skip;
 mod stream;
 pub mod synthetic;
 mod texmex;

@@ -167,3 +167,26 @@ fn wordnet_ground_truth_reproduces_the_shared_file() {
     }
     println!("{swaps} tie swaps in {} ids", queries.rows() * k);
 }
+
+/// A test that skips for lack of data says so in the plain harness output
+/// (no `--nocapture`): this test binary is run again on that one test,
+/// without `WAYPOINT_SHARED_DATA`.
+#[test]
+fn a_skipped_test_is_named_in_the_normal_test_output() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "bundled_sample_is_a_prefix_of_the_shared_wordnet_set",
+            "--exact",
+        ])
+        .env_remove("WAYPOINT_SHARED_DATA")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "SKIPPED bundled_sample_is_a_prefix_of_the_shared_wordnet_set: WAYPOINT_SHARED_DATA is not set"
+        ),
+        "{stderr}"
+    );
+}

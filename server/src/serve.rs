@@ -73,6 +73,14 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         Some(files) => crate::tls::server_builder(files)?,
         None => Server::builder(),
     };
+    // Then the address: a port in use must not leave a data directory and
+    // its LOCK behind.
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
     let data_dir = config.data_dir.clone();
     let max_collections = config.limits.max_collections;
     let catalog = Arc::new(
@@ -111,12 +119,6 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.addr,
-            source,
-        })?;
     let addr = listener.local_addr().unwrap_or(config.addr);
     tracing::info!(
         %addr,

@@ -28,8 +28,8 @@ const MAX_BATCHES: u64 = 2000;
 
 fn small_disk() -> Option<PathBuf> {
     let Some(dir) = std::env::var_os("WAYPOINT_SMALL_DISK") else {
-        println!(
-            "skipped: WAYPOINT_SMALL_DISK is not set (a directory on a small file system of its own; .ci/run mounts a tmpfs)"
+        waypoint_datasets::skip::notice(
+            "WAYPOINT_SMALL_DISK is not set (a directory on a small file system of its own; .ci/run mounts a tmpfs)",
         );
         return None;
     };

@@ -182,3 +182,53 @@ async fn a_created_collection_is_removed_again_only_if_the_import_wrote_nothing(
     assert_eq!(imported_count(&mut points).await, 1_000);
     assert!(server.stop());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_converts_uint8_bvecs_and_names_only_the_files_it_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<u8> = waypoint_datasets::synthetic::uniform_values(300 * 8, 7)
+        .iter()
+        .map(|x| ((x + 1.0) * 127.0) as u8)
+        .collect();
+    let bytes = waypoint_datasets::Matrix::new(8, values).unwrap();
+    let file = dir.path().join("points.bvecs");
+    write(&file, &bytes).unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let out = import(&server.url, &file, &["--create", "--metric", "l2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, mut points) = server.clients().await;
+    assert_eq!(imported_count(&mut points).await, 300);
+    // Row r is point r, its bytes as floats.
+    for r in (0..300).step_by(41) {
+        let vector: Vec<f32> = bytes.row(r).iter().map(|&b| f32::from(b)).collect();
+        let hits = points
+            .search(pb::SearchRequest {
+                collection: "imported".into(),
+                vector,
+                k: 1,
+                exact: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .hits;
+        assert_eq!((hits[0].id, hits[0].distance), (r as u64, 0.0));
+    }
+    for name in ["ids.ivecs", "points.txt"] {
+        let other = dir.path().join(name);
+        std::fs::write(&other, b"x").unwrap();
+        let out = import(&server.url, &other, &[]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("import takes .fvecs, .bvecs or .npy") && !err.contains("ivecs or"),
+            "{err}"
+        );
+    }
+    assert!(server.stop());
+}

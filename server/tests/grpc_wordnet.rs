@@ -27,7 +27,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wordnet_recall_at_10_through_grpc_across_sealed_segments() {
     let Some(shared) = std::env::var_os("WAYPOINT_SHARED_DATA") else {
-        println!("skipped: WAYPOINT_SHARED_DATA not set");
+        waypoint_datasets::skip::notice(
+            "WAYPOINT_SHARED_DATA is not set (the shared datasets directory)",
+        );
         return;
     };
     let shared = PathBuf::from(shared);

@@ -3,7 +3,7 @@
 //! real server, then lists the services through reflection
 //! (`server/tests/python/interop.py`). Runs when `WAYPOINT_PYTHON` names a
 //! Python with grpcio and grpcio-tools (`.ci/run` sets it up); otherwise
-//! prints a skip note.
+//! writes a visible skip notice.
 
 mod grpc_support;
 
@@ -12,7 +12,9 @@ use grpc_support::Server;
 #[test]
 fn python_grpcio_client_round_trips_and_lists_services_by_reflection() {
     let Some(python) = std::env::var_os("WAYPOINT_PYTHON") else {
-        println!("skipped: WAYPOINT_PYTHON not set (a python with grpcio and grpcio-tools)");
+        waypoint_datasets::skip::notice(
+            "WAYPOINT_PYTHON is not set (a python with grpcio and grpcio-tools)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

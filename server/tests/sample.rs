@@ -215,9 +215,10 @@ fn gt_command_regenerates_the_bundled_ground_truth() {
 }
 
 #[test]
-fn quickstart_builds_and_searches_the_sample_in_a_data_dir() {
+fn quickstart_builds_and_searches_the_sample_in_a_sample_dir() {
     // A small stand-in for the sample, under the sample's file names: this
-    // checks the WAYPOINT_DATA_DIR override and keeps the test fast.
+    // checks the WAYPOINT_SAMPLE_DIR override and keeps the test fast.
+    // WAYPOINT_DATA_DIR is the server's collections directory: ignored here.
     let dir = tempfile::tempdir().unwrap();
     let set = small_set(dir.path(), Metric::Cosine);
     let data = bundled_data_dir();
@@ -227,7 +228,8 @@ fn quickstart_builds_and_searches_the_sample_in_a_data_dir() {
     assert_ne!(dir.path(), data);
     let output = waypoint()
         .arg("quickstart")
-        .env("WAYPOINT_DATA_DIR", dir.path())
+        .env("WAYPOINT_SAMPLE_DIR", dir.path())
+        .env("WAYPOINT_DATA_DIR", dir.path().join("not-a-sample"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");

@@ -896,6 +896,16 @@ async fn import_speaks_tls_to_a_private_ca_and_sends_the_api_key() {
         &mut import(&["--api-key", READ_WRITE]),
         &[&format!("cannot connect to {url}"), "UnknownIssuer"],
     );
+    // Plaintext to the TLS server: told to use https://.
+    let plain = url.replace("https://", "http://");
+    common::fails_with(
+        common::waypoint().args(["collections", "list", "--url", &plain]),
+        &[
+            &format!("cannot connect to {plain}"),
+            "the server speaks TLS",
+            "use https://",
+        ],
+    );
     let out = import(&["--ca-cert", &ca])
         .env("WAYPOINT_API_KEY", READ_WRITE)
         .output()

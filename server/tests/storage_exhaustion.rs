@@ -149,14 +149,21 @@ async fn many_collections_reopen_under_a_small_descriptor_limit() {
     // points in the WAL only (a seal that fails is retried, not reported).
     for i in 0..COLLECTIONS {
         let segment = dir.path().join(format!("collections/f{i}/seg-000000.wpi"));
-        assert!(segment.is_file(), "f{i} was not sealed: {}", segment.display());
+        assert!(
+            segment.is_file(),
+            "f{i} was not sealed: {}",
+            segment.display()
+        );
     }
     let server = Server::start_with_fd_limit(dir.path(), &[], LIMIT);
     let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
         .unwrap()
         .count();
     println!("{COLLECTIONS} collections reopened: {fds} open descriptors (limit {LIMIT})");
-    assert!(fds < 64, "{fds} descriptors open for {COLLECTIONS} idle collections");
+    assert!(
+        fds < 64,
+        "{fds} descriptors open for {COLLECTIONS} idle collections"
+    );
     let (mut collections, mut pts) = server.clients().await;
     assert_eq!(list_names(&mut collections).await.len(), COLLECTIONS);
     for i in [0, COLLECTIONS / 2, COLLECTIONS - 1] {

@@ -26,8 +26,19 @@ const LIBRARY_FILE: &str = "library.json";
 const KEYS_FILE: &str = "keys.wpi";
 const MEANS_FILE: &str = "means.wpi";
 
-/// Default HNSW `ef` of a route.
+/// Least HNSW `ef` of a route that gives none.
 const DEFAULT_EF: usize = 64;
+
+/// Keys up to which a max-over-keys route without `exact` set scores
+/// exactly: up to here brute force was as fast as the HNSW graph or faster
+/// (and it is exact). Measured with `waypoint route-eval --synthetic N`
+/// (N experts × 4 random 384-d keys, 200 queries, top_k 3, one thread,
+/// 2-core x86-64): see ARCHITECTURE.md for the numbers.
+pub const EXACT_MAX_KEYS: usize = 800;
+
+/// Experts up to which a mean-of-keys route without `exact` set scores
+/// exactly (one mean per expert; measured as [`EXACT_MAX_KEYS`]).
+pub const EXACT_MAX_EXPERTS: usize = 300;
 
 /// The point id of key `j` of expert `expert`.
 pub(crate) fn key_point_id(expert: u64, j: usize) -> u64 {
@@ -207,7 +218,11 @@ impl Embedded {
             score: entry.score(query, options.aggregation),
             weight: 0.0,
         };
-        if options.exact {
+        let small = match options.aggregation {
+            Aggregation::MaxOverKeys => self.keys.len() <= EXACT_MAX_KEYS,
+            Aggregation::MeanOfKeys => self.experts.len() <= EXACT_MAX_EXPERTS,
+        };
+        if options.exact.unwrap_or(small) {
             // Score everything, clone only the top_k records.
             let mut scored: Vec<(f64, &Entry)> = self
                 .experts
@@ -238,7 +253,18 @@ impl Embedded {
     fn candidates(&self, query: &[f64], options: &RouteOptions) -> Result<Vec<u64>> {
         let query32: Vec<f32> = query.iter().map(|&q| q as f32).collect();
         let filter = &options.filter;
-        let ef = options.ef.unwrap_or(DEFAULT_EF);
+        let keys_per_expert = match options.aggregation {
+            Aggregation::MaxOverKeys => self.keys.len().div_ceil(self.experts.len().max(1)),
+            Aggregation::MeanOfKeys => 1,
+        };
+        let ef = options.ef.unwrap_or_else(|| {
+            DEFAULT_EF.max(
+                options
+                    .top_k
+                    .saturating_mul(keys_per_expert)
+                    .saturating_mul(4),
+            )
+        });
         let matches = |expert: u64| {
             self.experts
                 .get(&expert)

@@ -209,8 +209,9 @@ impl ExpertLibrary {
     /// experts passing `options.filter` are considered. An empty library
     /// (or a filter nobody passes) gives an empty list.
     ///
-    /// With `options.exact` every matching expert is scored (the
-    /// brute-force answer); otherwise the HNSW graph proposes candidates.
+    /// With `options.exact` set every matching expert is scored (the
+    /// brute-force answer); cleared, the HNSW graph proposes candidates;
+    /// unset, the library's size decides (see [`RouteOptions::exact`]).
     ///
     /// # Errors
     /// [`RouterError::ZeroTopK`], [`RouterError::InvalidTemperature`], the

@@ -29,6 +29,7 @@ mod remote;
 mod score;
 
 pub use combine::{combine, ExpertWeight};
+pub use embedded::{EXACT_MAX_EXPERTS, EXACT_MAX_KEYS};
 pub use error::{Result, RouterError};
 pub use expert::{
     Embedding, Expert, ExpertFilter, LibrarySpec, MAX_EXPERT_ID, MAX_KEYS_PER_EXPERT,
@@ -59,22 +60,30 @@ pub struct RouteOptions {
     pub temperature: f64,
     /// Hard pre-filter on base model and tags.
     pub filter: ExpertFilter,
-    /// Score every (matching) expert exactly instead of searching the HNSW
-    /// graph: the brute-force answer.
-    pub exact: bool,
-    /// HNSW `ef` for the approximate path; `None`: the backend default.
+    /// `Some(true)`: score every (matching) expert exactly, the brute-force
+    /// answer. `Some(false)`: search the HNSW graph. `None` (the default):
+    /// the embedded backend scores exactly while the library holds at most
+    /// [`EXACT_MAX_KEYS`] keys (max over keys) or [`EXACT_MAX_EXPERTS`]
+    /// experts (mean of keys), sizes up to which exact was measured to be at
+    /// least as fast, and searches the graph above; the remote backend
+    /// searches the graph.
+    pub exact: Option<bool>,
+    /// HNSW `ef` for the approximate path; `None`: at least 64, raised to
+    /// `4 · top_k · keys per expert` (embedded; the server's default on the
+    /// remote backend) so that the `top_k` best experts' keys all fit in
+    /// the candidate list.
     pub ef: Option<usize>,
 }
 
 impl Default for RouteOptions {
-    /// `top_k = 2`, max over keys, `T = 1`, no filter, HNSW search.
+    /// `top_k = 2`, max over keys, `T = 1`, no filter, exact or HNSW by size.
     fn default() -> Self {
         RouteOptions {
             top_k: 2,
             aggregation: Aggregation::MaxOverKeys,
             temperature: 1.0,
             filter: ExpertFilter::default(),
-            exact: false,
+            exact: None,
             ef: None,
         }
     }
@@ -105,9 +114,9 @@ impl RouteOptions {
         self
     }
 
-    /// Sets exact scoring.
+    /// Forces exact scoring (`true`) or the HNSW graph (`false`).
     pub fn with_exact(mut self, exact: bool) -> Self {
-        self.exact = exact;
+        self.exact = Some(exact);
         self
     }
 

@@ -345,7 +345,7 @@ impl Remote {
                     k,
                     group_size: 1,
                     ef,
-                    exact: options.exact,
+                    exact: options.exact.unwrap_or(false),
                     filter,
                     with_payload: true,
                     with_vectors: false,
@@ -362,7 +362,7 @@ impl Remote {
                         vector,
                         k,
                         ef,
-                        exact: options.exact,
+                        exact: options.exact.unwrap_or(false),
                         filter,
                         with_payload: true,
                         ..Default::default()

@@ -12,21 +12,17 @@ use super::RoutedExpert;
 /// `⟨a, b⟩` in f64. Eight independent partial sums let the compiler
 /// vectorise the loop (a single running sum is one long dependency chain,
 /// ~8× slower); the order changes only the last bits of the f64 result.
-pub(crate) fn dot(a: &[f32], b: &[f64]) -> f64 {
+pub(crate) fn dot<A: Copy + Into<f64>>(a: &[A], b: &[f64]) -> f64 {
     const LANES: usize = 8;
     let mut partial = [0.0f64; LANES];
     let (a_body, a_tail) = a.split_at(a.len() - a.len() % LANES);
     let (b_body, b_tail) = b.split_at(a_body.len().min(b.len()));
     for (xa, xb) in a_body.chunks_exact(LANES).zip(b_body.chunks_exact(LANES)) {
         for lane in 0..LANES {
-            partial[lane] += f64::from(xa[lane]) * xb[lane];
+            partial[lane] += xa[lane].into() * xb[lane];
         }
     }
-    let tail: f64 = a_tail
-        .iter()
-        .zip(b_tail)
-        .map(|(&x, &y)| f64::from(x) * y)
-        .sum();
+    let tail: f64 = a_tail.iter().zip(b_tail).map(|(&x, &y)| x.into() * y).sum();
     partial.iter().sum::<f64>() + tail
 }
 
@@ -55,7 +51,7 @@ pub(crate) fn mean_of_keys(keys: &[f32], dim: usize) -> (Vec<f64>, f64) {
 
 /// Mean-of-keys score: `⟨query, mean⟩ / norm`.
 pub(crate) fn mean_score(query: &[f64], mean: &[f64], norm: f64) -> f64 {
-    query.iter().zip(mean).map(|(q, m)| q * m).sum::<f64>() / norm
+    dot(query, mean) / norm
 }
 
 #[cfg(test)]

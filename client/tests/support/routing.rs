@@ -1,9 +1,7 @@
-//! The shared routing set (`routing_*` in `$WAYPOINT_SHARED_DATA`): loads
-//! it and registers its experts in a library. Shared by the embedded tests
+//! The routing set bundled in `datasets/data/` (`routing_*`): loads it and
+//! registers its experts in a library. Shared by the embedded tests
 //! (client/tests) and the remote ones (server/tests) through `#[path]`.
 #![allow(dead_code)] // each test binary uses a different subset
-
-use std::path::PathBuf;
 
 use waypoint_client::router::{Embedding, Expert, ExpertLibrary};
 
@@ -30,30 +28,24 @@ pub struct RoutingSet {
     pub dim: usize,
 }
 
-/// The routing set, or `None` (after printing why) when
-/// `WAYPOINT_SHARED_DATA` is unset. Panics when it is set but the files are
-/// missing or unreadable.
-pub fn load() -> Option<RoutingSet> {
-    let Some(dir) = std::env::var_os("WAYPOINT_SHARED_DATA") else {
-        println!("skipped: WAYPOINT_SHARED_DATA not set");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
+/// The bundled routing set; panics if its files are missing or unreadable.
+pub fn load() -> RoutingSet {
+    let dir = waypoint_datasets::sample::bundled_data_dir();
     let ints = |name: &str| -> Vec<Vec<u64>> {
         let m = waypoint_datasets::read::<i32>(dir.join(name))
-            .unwrap_or_else(|e| panic!("WAYPOINT_SHARED_DATA is set but {name}: {e}"));
+            .unwrap_or_else(|e| panic!("bundled routing set: {name}: {e}"));
         m.iter()
             .map(|row| row.iter().map(|&v| v as u64).collect())
             .collect()
     };
     let floats = |name: &str| -> (Vec<f32>, usize) {
         let m = waypoint_datasets::read_f32(dir.join(name))
-            .unwrap_or_else(|e| panic!("WAYPOINT_SHARED_DATA is set but {name}: {e}"));
+            .unwrap_or_else(|e| panic!("bundled routing set: {name}: {e}"));
         (m.as_slice().to_vec(), m.dim())
     };
     let path = dir.join("routing_experts.jsonl");
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("WAYPOINT_SHARED_DATA is set but {}: {e}", path.display()));
+        .unwrap_or_else(|e| panic!("bundled routing set: {}: {e}", path.display()));
     let experts = text
         .lines()
         .map(|line| {
@@ -68,7 +60,7 @@ pub fn load() -> Option<RoutingSet> {
     let (keys, dim) = floats("routing_keys.fvecs");
     let (queries, _) = floats("routing_queries.fvecs");
     let first = |rows: Vec<Vec<u64>>| rows.into_iter().map(|r| r[0]).collect();
-    Some(RoutingSet {
+    RoutingSet {
         experts,
         keys,
         key_expert: first(ints("routing_keys_expert.ivecs")),
@@ -77,7 +69,7 @@ pub fn load() -> Option<RoutingSet> {
         top3_max: ints("routing_baseline_top3_max.ivecs"),
         top3_mean: ints("routing_baseline_top3_mean.ivecs"),
         dim,
-    })
+    }
 }
 
 impl RoutingSet {

@@ -60,10 +60,12 @@ pub fn random_f32(n: usize, seed: u64) -> Vec<f32> {
 
 /// The shared data directory from `WAYPOINT_SHARED_DATA` (a relative path
 /// is taken from the workspace root, where CI runs), or `None` after
-/// printing the skip notice.
+/// writing the skip notice ([`waypoint_datasets::skip::notice`]).
 pub fn shared_dir() -> Option<PathBuf> {
     let Some(dir) = std::env::var_os("WAYPOINT_SHARED_DATA") else {
-        println!("skipped: WAYPOINT_SHARED_DATA not set");
+        waypoint_datasets::skip::notice(
+            "WAYPOINT_SHARED_DATA is not set (the shared datasets directory)",
+        );
         return None;
     };
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -2,6 +2,7 @@
 //! brute-force truth, recall, and access to the shared real datasets.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use waypoint_index::{FlatIndex, Metric, Neighbor, SearchParams};
@@ -97,7 +98,15 @@ pub fn recall_at_k(found: &[Vec<Neighbor>], truth: &[Vec<u64>], k: usize) -> f64
 /// a note) when it is unset. Set but missing files is a failure.
 pub fn shared_data(files: &[&str]) -> Option<PathBuf> {
     let Some(dir) = std::env::var_os("WAYPOINT_SHARED_DATA") else {
-        eprintln!("skipped: WAYPOINT_SHARED_DATA is not set (point it at the shared datasets directory to run this test)");
+        // Straight to the process's stderr, which the harness does not
+        // capture (as waypoint_datasets::skip::notice, which this crate
+        // cannot depend on): the note shows in plain `cargo test` output.
+        let thread = std::thread::current();
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED {}: WAYPOINT_SHARED_DATA is not set (the shared datasets directory)",
+            thread.name().unwrap_or("a test")
+        );
         return None;
     };
     let dir = PathBuf::from(dir);

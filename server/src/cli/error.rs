@@ -125,7 +125,7 @@ pub enum CliError {
         source: std::io::Error,
     },
     /// The thread pool could not start.
-    #[error("{}: the bundled sample is not there; pass --data-dir (or set WAYPOINT_DATA_DIR) to the directory that holds it", path.display())]
+    #[error("{}: the bundled sample is not there; pass --sample-dir (or set WAYPOINT_SAMPLE_DIR) to the directory that holds it", path.display())]
     SampleMissing { path: PathBuf },
 
     #[error("--threads {threads} is more than the {max} allowed")]
@@ -159,6 +159,25 @@ pub enum CliError {
     /// A routing-set file that cannot be read (`route-eval`).
     #[error("{}: {reason}", path.display())]
     RoutingSet { path: PathBuf, reason: String },
+    /// `route-eval --url` would reuse a collection it did not create.
+    #[error("{url} already has a collection {collection}; route-eval only deletes what it creates, so pass another --library name (or delete that collection)")]
+    LibraryExists { url: String, collection: String },
+    /// `route-eval --base-model` that no expert has.
+    #[error("no expert has base_model {base_model:?}; the experts file has {present}")]
+    NoSuchBaseModel { base_model: String, present: String },
+    /// `import` given a file it cannot stream.
+    #[error("{}: import takes .fvecs, .bvecs or .npy vector files (float32, or uint8 converted to float32)", path.display())]
+    ImportFormat { path: PathBuf },
+    /// A `--payloads` file or line that cannot be read or used.
+    #[error("{}: {reason}", path.display())]
+    Payloads { path: PathBuf, reason: String },
+    /// `--row` past the end of a vector file.
+    #[error("{}: --row {row} is past the last row ({rows} rows, numbered from 0)", path.display())]
+    NoSuchRow {
+        path: PathBuf,
+        row: usize,
+        rows: usize,
+    },
     /// A CA certificate file (`--ca-cert`) that cannot be read.
     #[error("{}: cannot read the CA certificate: {source}", path.display())]
     CaCert {
@@ -169,8 +188,9 @@ pub enum CliError {
     /// The server at `url` cannot be reached.
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
-    /// The server at `url` refused a request.
-    #[error("{url}: {}: {}", status.code(), status.message())]
+    /// The server at `url` refused a request: its own message (which names
+    /// what was wrong), then the gRPC code.
+    #[error("{url}: {} ({:?})", status.message(), status.code())]
     Remote { url: String, status: tonic::Status },
     /// Standard output could not be written.
     #[error("cannot write to standard output: {0}")]

@@ -5,25 +5,28 @@
 //! to an `https://` URL (trusting `--ca-cert` besides the public roots) and
 //! sends `--api-key` with every call.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 use tokio_stream::wrappers::ReceiverStream;
 use waypoint_client::Client;
-use waypoint_datasets::Reader;
+use waypoint_datasets::{Matrix, Reader};
 use waypoint_index::Metric;
 use waypoint_proto::v1 as pb;
 
+use super::collections::metric_to_pb;
 use super::load::progress_bar;
+use super::payload;
 use super::remote::{self, RemoteArgs};
 use super::{parse_metric, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
-    /// Vectors to import: .fvecs or .npy (float32), one row per point.
+    /// Vectors to import: .fvecs, .bvecs or .npy (float32, or uint8
+    /// converted to float32), one row per point.
     vectors: PathBuf,
     /// Server URL, e.g. http://127.0.0.1:6543 (https:// for TLS).
     #[arg(long, env = "WAYPOINT_URL")]
@@ -47,6 +50,10 @@ pub(crate) struct ImportArgs {
     /// second file of the same collection ids after the first one's.
     #[arg(long, default_value_t = 0)]
     first_id: u64,
+    /// Payloads: a JSON Lines file, line i holding row i's payload as an
+    /// object (strings, integers, floats, booleans, lists of strings).
+    #[arg(long)]
+    payloads: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -62,7 +69,7 @@ pub(crate) fn run(args: ImportArgs, out: &mut impl Write) -> Result<(), CliError
 }
 
 async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
-    let reader = Reader::<f32>::open(&args.vectors)?;
+    let reader = Rows::open(&args.vectors)?;
     let dim = reader.dim();
     let room = u128::from(u64::MAX - args.first_id) + 1;
     if u128::from(reader.rows()) > room {
@@ -76,11 +83,7 @@ async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
     let failed = |e| remote::failed(&args.url, e);
     let client = args.remote.connect(&args.url).await?;
     if args.create {
-        let metric = match args.metric.expect("clap requires --metric with --create") {
-            Metric::L2Squared => pb::Metric::L2,
-            Metric::Cosine => pb::Metric::Cosine,
-            Metric::InnerProduct => pb::Metric::Ip,
-        };
+        let metric = metric_to_pb(args.metric.expect("clap requires --metric with --create"));
         client
             .create_collection(pb::CreateCollectionRequest {
                 name: args.collection.clone(),
@@ -103,7 +106,7 @@ async fn import(args: &ImportArgs) -> Result<(u64, f64), CliError> {
 async fn stream_rows(
     args: &ImportArgs,
     client: &Client,
-    mut reader: Reader<f32>,
+    mut reader: Rows,
 ) -> Result<(u64, f64), CliError> {
     let failed = |e| remote::failed(&args.url, e);
     let bar = progress_bar(reader.rows());
@@ -112,24 +115,24 @@ async fn stream_rows(
     let batch = args.batch.get();
     let first_id = args.first_id;
     let progress = bar.clone();
+    let mut payloads = args.payloads.as_deref().map(Payloads::open).transpose()?;
     // Read and encode on a blocking thread while the stream sends.
     let producer = tokio::task::spawn_blocking(move || -> Result<(), CliError> {
         let mut next_id = first_id;
         while let Some(rows) = reader.read_rows(batch)? {
-            let points: Vec<pb::Point> = rows
-                .iter()
-                .map(|v| {
-                    let id = next_id;
-                    // Checked up front: only the increment after the last
-                    // row can wrap, and that value is never used.
-                    next_id = next_id.wrapping_add(1);
-                    pb::Point {
-                        id,
-                        vector: v.to_vec(),
-                        payload: None,
-                    }
-                })
-                .collect();
+            let mut points = Vec::with_capacity(rows.rows());
+            for v in rows.iter() {
+                let id = next_id;
+                // Checked up front: only the increment after the last
+                // row can wrap, and that value is never used.
+                next_id = next_id.wrapping_add(1);
+                let payload = payloads.as_mut().map(Payloads::next).transpose()?;
+                points.push(pb::Point {
+                    id,
+                    vector: v.to_vec(),
+                    payload,
+                });
+            }
             let n = points.len() as u64;
             let request = pb::UpsertRequest {
                 collection: collection.clone(),
@@ -140,7 +143,7 @@ async fn stream_rows(
             }
             progress.inc(n);
         }
-        Ok(())
+        payloads.map_or(Ok(()), Payloads::finish)
     });
     let start = Instant::now();
     let done = client
@@ -168,5 +171,113 @@ async fn remove_if_empty(client: &Client, collection: &str) {
                 name: collection.to_string(),
             })
             .await;
+    }
+}
+
+/// The vector file, float32 or uint8 (converted as `load` does).
+enum Rows {
+    F32(Reader<f32>),
+    U8(Reader<u8>),
+}
+
+impl Rows {
+    fn open(path: &Path) -> Result<Self, CliError> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !["fvecs", "bvecs", "npy"].contains(&ext.to_ascii_lowercase().as_str()) {
+            return Err(CliError::ImportFormat {
+                path: path.to_path_buf(),
+            });
+        }
+        match Reader::<f32>::open(path) {
+            Ok(reader) => Ok(Rows::F32(reader)),
+            Err(waypoint_datasets::Error::WrongDtype { found, .. }) => {
+                match Reader::<u8>::open(path) {
+                    Ok(reader) => Ok(Rows::U8(reader)),
+                    Err(_) => Err(waypoint_datasets::Error::WrongDtype {
+                        path: path.to_path_buf(),
+                        found,
+                        expected: "float32 or uint8".into(),
+                    }
+                    .into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn dim(&self) -> usize {
+        match self {
+            Rows::F32(r) => r.dim(),
+            Rows::U8(r) => r.dim(),
+        }
+    }
+
+    fn rows(&self) -> u64 {
+        match self {
+            Rows::F32(r) => r.rows(),
+            Rows::U8(r) => r.rows(),
+        }
+    }
+
+    /// The next at most `max_rows` rows as float32.
+    fn read_rows(&mut self, max_rows: usize) -> Result<Option<Matrix<f32>>, CliError> {
+        Ok(match self {
+            Rows::F32(r) => r.read_rows(max_rows)?,
+            Rows::U8(r) => r.read_rows(max_rows)?.map(Matrix::from),
+        })
+    }
+}
+
+/// The `--payloads` file, read one line per row.
+struct Payloads {
+    path: PathBuf,
+    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    line: usize,
+}
+
+impl Payloads {
+    fn open(path: &Path) -> Result<Self, CliError> {
+        let file = std::fs::File::open(path).map_err(|e| CliError::Payloads {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Ok(Payloads {
+            path: path.to_path_buf(),
+            lines: std::io::BufReader::new(file).lines(),
+            line: 0,
+        })
+    }
+
+    fn fail(&self, reason: impl ToString) -> CliError {
+        CliError::Payloads {
+            path: self.path.clone(),
+            reason: format!("line {}: {}", self.line, reason.to_string()),
+        }
+    }
+
+    /// The next row's payload.
+    fn next(&mut self) -> Result<pb::Payload, CliError> {
+        self.line += 1;
+        let text =
+            match self.lines.next() {
+                Some(line) => line.map_err(|e| self.fail(e))?,
+                None => return Err(self.fail(
+                    "no payload for this row: the file has fewer lines than the vectors have rows",
+                )),
+            };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| self.fail(e))?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| self.fail("expected a JSON object"))?;
+        payload::from_json(object).map_err(|e| self.fail(e))
+    }
+
+    /// Checks that no payload is left over.
+    fn finish(mut self) -> Result<(), CliError> {
+        self.line += 1;
+        match self.lines.next() {
+            None => Ok(()),
+            Some(_) => Err(self.fail("more payload lines than the vectors have rows")),
+        }
     }
 }

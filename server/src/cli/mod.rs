@@ -3,16 +3,22 @@
 //! are given and return [`CliError`]; only `main` prints errors.
 
 mod check;
+mod collections;
 mod error;
 mod files;
+mod filter;
 mod gt;
 mod import;
 mod inspect;
 mod load;
+mod payload;
+mod points;
 mod quickstart;
+mod records;
 mod remote;
 mod report;
 mod route_eval;
+mod routing_set;
 mod search;
 mod serve;
 
@@ -46,7 +52,17 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Stream a vector file into a running server.
     Import(import::ImportArgs),
-    /// Route the shared routing set with the expert router: accuracy and latency.
+    /// A running server's collections: list, get, create, delete.
+    Collections(collections::CollectionsArgs),
+    /// Search a running server's collection with vectors from a file.
+    Query(points::QueryArgs),
+    /// Count a running server's points (optionally those passing a filter).
+    Count(points::CountArgs),
+    /// Fetch points of a running server by id, with their payloads.
+    Get(points::GetArgs),
+    /// Delete points of a running server by id or by filter.
+    Delete(points::DeleteArgs),
+    /// Route a routing set (the bundled one by default) with the expert router: accuracy and latency.
     RouteEval(route_eval::RouteEvalArgs),
     /// Build and search the bundled real sample (wordnet-10k).
     Quickstart(quickstart::QuickstartArgs),
@@ -72,6 +88,11 @@ impl Cli {
             Command::Quickstart(args) => quickstart::run(args, out),
             Command::Serve(args) => serve::run(args, out),
             Command::Import(args) => import::run(args, out),
+            Command::Collections(args) => collections::run(args, out),
+            Command::Query(args) => points::query(args, out),
+            Command::Count(args) => points::count(args, out),
+            Command::Get(args) => points::get(args, out),
+            Command::Delete(args) => points::delete(args, out),
             Command::RouteEval(args) => route_eval::run(args, out),
             Command::Check(args) => check::run_check(args, out),
             Command::Repair(args) => check::run_repair(args, out),

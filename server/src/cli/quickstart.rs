@@ -24,8 +24,9 @@ const EFS: [usize; 4] = [16, 32, 64, 128];
 pub(crate) struct QuickstartArgs {
     /// Directory holding the wordnet-10k files [default: datasets/data in
     /// the source tree this binary was built from].
-    #[arg(long, env = "WAYPOINT_DATA_DIR")]
-    data_dir: Option<PathBuf>,
+    /// (`WAYPOINT_DATA_DIR` is the server's collections directory, not this.)
+    #[arg(long, env = "WAYPOINT_SAMPLE_DIR")]
+    sample_dir: Option<PathBuf>,
     /// Build threads [default: all cores]. Searches run on one thread.
     #[arg(long)]
     threads: Option<NonZeroUsize>,
@@ -33,7 +34,7 @@ pub(crate) struct QuickstartArgs {
 
 pub(crate) fn run(args: QuickstartArgs, out: &mut impl Write) -> Result<(), CliError> {
     let sample = WORDNET_10K;
-    let dir = args.data_dir.unwrap_or_else(bundled_data_dir);
+    let dir = args.sample_dir.unwrap_or_else(bundled_data_dir);
     let base_path = sample.base_path(&dir);
     let query_path = sample.query_path(&dir);
     let gt_path = sample.groundtruth_path(&dir);

@@ -1059,13 +1059,9 @@ impl State {
             query.cancel.check()?;
             Ok::<_, StorageError>(match i.checked_sub(1) {
                 None => self.appendable.search(&query.vector, k, &params)?,
-                Some(s) => self.sealed[s].search(
-                    &query.vector,
-                    k,
-                    query.ef,
-                    query.exact,
-                    allowed,
-                )?,
+                Some(s) => {
+                    self.sealed[s].search(&query.vector, k, query.ef, query.exact, allowed)?
+                }
             })
         };
         // One segment runs on this thread: handing it to the rayon pool
