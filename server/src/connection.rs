@@ -2,17 +2,20 @@
 //! closed after `idle_timeout_ms` without a request in flight, each with
 //! its own budget of buffered request bytes ([`Connection::budget`]).
 //!
-//! A connection over the limit is closed as soon as it is accepted, so
-//! clients fail fast instead of waiting in the listen backlog, and the
-//! descriptors stay below the process limit. Accept errors (e.g. `EMFILE`)
+//! At the limit, a new connection takes the slot of the connection that
+//! has been idle longest (no call in flight), which is closed: sockets that
+//! only sit there cannot lock real clients out for the idle timeout. When
+//! every connection has a call in flight, the new one is closed as soon as
+//! it is accepted, so clients fail fast instead of waiting in the listen
+//! backlog, and the descriptors stay below the process limit. Accept errors (e.g. `EMFILE`)
 //! pause the accept loop briefly instead of spinning on them.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -35,6 +38,13 @@ pub struct Connection {
     idle_since: Mutex<Instant>,
     /// Request bytes this connection may have buffered at once.
     budget: Arc<Semaphore>,
+    /// Its place under `max_connections`; taken by a newer connection
+    /// when this one is evicted.
+    slot: Mutex<Option<OwnedSemaphorePermit>>,
+    /// Set when a newer connection took its slot: the stream then ends.
+    evicted: AtomicBool,
+    /// The task reading the stream, woken on eviction.
+    reader: Mutex<Option<Waker>>,
 }
 
 impl Connection {
@@ -61,7 +71,35 @@ impl Connection {
     /// When the idle timer may close the connection: `None` while a call is
     /// in flight.
     fn idle_deadline(&self, idle_timeout: Duration) -> Option<Instant> {
-        (self.active.load(Ordering::SeqCst) == 0).then(|| *self.idle_since.lock() + idle_timeout)
+        self.idle_since().map(|since| since + idle_timeout)
+    }
+
+    /// Since when no call has been in flight; `None` while one is.
+    fn idle_since(&self) -> Option<Instant> {
+        (self.active.load(Ordering::SeqCst) == 0).then(|| *self.idle_since.lock())
+    }
+
+    /// Takes this connection's slot and makes its stream end (the reader
+    /// is woken); `None` if it has lost its slot already.
+    fn evict(&self) -> Option<OwnedSemaphorePermit> {
+        let slot = self.slot.lock().take()?;
+        self.evicted.store(true, Ordering::SeqCst);
+        if let Some(reader) = self.reader.lock().take() {
+            reader.wake();
+        }
+        Some(slot)
+    }
+
+    /// Whether the stream must end because a newer connection took its
+    /// slot; registers `cx`'s waker first, so an eviction racing this call
+    /// still wakes the reader.
+    fn is_evicted(&self, cx: &Context<'_>) -> bool {
+        let mut reader = self.reader.lock();
+        if !reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *reader = Some(cx.waker().clone());
+        }
+        drop(reader);
+        self.evicted.load(Ordering::SeqCst)
     }
 }
 
@@ -101,7 +139,6 @@ pub struct Stream {
     info: Info,
     idle_timeout: Duration,
     idle: Pin<Box<Sleep>>,
-    _slot: OwnedSemaphorePermit,
 }
 
 impl Stream {
@@ -129,7 +166,7 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.idle_expired(cx) {
+        if this.info.connection.is_evicted(cx) || this.idle_expired(cx) {
             // End of stream: hyper closes the connection.
             tracing::debug!(peer = ?this.info.tcp.remote_addr(), "closing an idle connection");
             return Poll::Ready(Ok(()));
@@ -184,6 +221,7 @@ pub fn incoming(listener: TcpListener, settings: Settings) -> Incoming {
     Incoming {
         listener,
         slots: Arc::new(Semaphore::new(settings.max_connections)),
+        live: Vec::new(),
         settings,
         backoff: None,
     }
@@ -194,20 +232,29 @@ pub fn incoming(listener: TcpListener, settings: Settings) -> Incoming {
 pub struct Incoming {
     listener: TcpListener,
     slots: Arc<Semaphore>,
+    /// The connections accepted (some may have closed since).
+    live: Vec<Weak<Connection>>,
     settings: Settings,
     backoff: Option<Pin<Box<Sleep>>>,
 }
 
 impl Incoming {
-    /// `tcp` under a connection slot, or `None` (closing it) at the limit.
-    fn admit(&self, tcp: TcpStream) -> Option<Stream> {
-        let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
-            tracing::warn!(
-                max_connections = self.settings.max_connections,
-                peer = ?tcp.peer_addr().ok(),
-                "connection refused: the server is at its connection limit"
-            );
-            return None;
+    /// `tcp` under a connection slot, or `None` (closing it) at the limit
+    /// when no connection is idle.
+    fn admit(&mut self, tcp: TcpStream) -> Option<Stream> {
+        let slot = match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => match self.evict_idlest() {
+                Some(slot) => slot,
+                None => {
+                    tracing::warn!(
+                        max_connections = self.settings.max_connections,
+                        peer = ?tcp.peer_addr().ok(),
+                        "connection refused: the server is at its connection limit, every connection busy"
+                    );
+                    return None;
+                }
+            },
         };
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("TCP_NODELAY: {e}");
@@ -216,7 +263,14 @@ impl Incoming {
             active: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
             budget: Arc::new(Semaphore::new(self.settings.buffered_bytes_per_connection)),
+            slot: Mutex::new(Some(slot)),
+            evicted: AtomicBool::new(false),
+            reader: Mutex::new(None),
         });
+        if self.live.len() >= 2 * self.settings.max_connections {
+            self.live.retain(|c| c.strong_count() > 0);
+        }
+        self.live.push(Arc::downgrade(&connection));
         Some(Stream {
             info: Info {
                 tcp: tcp.connect_info(),
@@ -225,8 +279,22 @@ impl Incoming {
             tcp,
             idle_timeout: self.settings.idle_timeout,
             idle: Box::pin(tokio::time::sleep(self.settings.idle_timeout)),
-            _slot: slot,
         })
+    }
+
+    /// The slot of the connection idle longest, which is closed.
+    fn evict_idlest(&mut self) -> Option<OwnedSemaphorePermit> {
+        self.live.retain(|c| c.strong_count() > 0);
+        let idlest = self
+            .live
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| !c.evicted.load(Ordering::SeqCst))
+            .filter_map(|c| Some((c.idle_since()?, c)))
+            .min_by_key(|(since, _)| *since)?
+            .1;
+        tracing::debug!("at the connection limit: closing the connection idle longest");
+        idlest.evict()
     }
 }
 

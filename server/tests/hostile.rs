@@ -561,6 +561,37 @@ async fn idle_and_excess_connections_are_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_at_the_connection_limit_do_not_lock_out_a_new_client() {
+    // The default idle timeout (60 s): only eviction can make room in time.
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "max_connections = 20");
+    seed(&server, 8, 100, 100_000).await;
+    // Twice the limit of silent sockets, each taking the slot of the one
+    // idle longest.
+    let mut sockets = Vec::new();
+    for _ in 0..40 {
+        sockets.push(TcpStream::connect(server.addr()).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A real client still gets in and is answered at once (normal_search
+    // fails past ANSWER_WITHIN).
+    let search = normal_search(&server, 8).await;
+    // The oldest sockets were closed; the newest 19 (the client took one
+    // slot) still hold theirs.
+    let mut closed = 0;
+    for socket in &mut sockets {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_millis(50), async {
+            while let Ok(1..) = socket.read(&mut buf).await {}
+        })
+        .await;
+        closed += usize::from(read.is_ok());
+    }
+    assert!(closed >= 20, "only {closed} of 40 idle sockets were closed");
+    eprintln!("40 idle sockets at max_connections 20: {closed} closed; normal search {search:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_out_of_descriptors_does_not_spin_the_accept_loop() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("waypoint.toml");

@@ -101,13 +101,15 @@ fn import_query_filter_count_get_and_delete_from_the_cli() {
             &listed[0]["name"],
             &listed[0]["dim"],
             &listed[0]["metric"],
-            &listed[0]["points"]
+            &listed[0]["points"],
+            &listed[0]["state"]
         ),
         (
             &"prompts".into(),
             &384.into(),
             &"cosine".into(),
-            &721.into()
+            &721.into(),
+            &"read-write".into()
         )
     );
     let table = ok(&["collections", "get", "prompts"], url);

@@ -357,10 +357,11 @@ async fn empty_keywords_count_against_the_payload_limit() {
         .create(create("p", 4, pb::Metric::L2, 0))
         .await
         .unwrap();
-    // 200,000 empty keywords: 400 KB on the wire, 1.6 MB counted.
+    // 140,000 empty keywords: 280 KB on the wire, 1.12 MB counted (few
+    // enough that the decoder's amplification bound, 4 MiB, lets it in).
     let keywords = pb::Value {
         kind: Some(pb::value::Kind::Keywords(pb::Keywords {
-            values: vec![String::new(); 200_000],
+            values: vec![String::new(); 140_000],
         })),
     };
     let refused = pts
@@ -380,7 +381,7 @@ async fn empty_keywords_count_against_the_payload_limit() {
     assert!(
         refused
             .message()
-            .contains("payload is 1600020 bytes; the limit is 1048576 bytes per point"),
+            .contains("payload is 1120020 bytes; the limit is 1048576 bytes per point"),
         "{}",
         refused.message()
     );

@@ -73,7 +73,7 @@ pub(crate) fn metric_to_pb(metric: Metric) -> pb::Metric {
     }
 }
 
-const HEADER: [&str; 9] = [
+const HEADER: [&str; 11] = [
     "name",
     "dim",
     "metric",
@@ -83,6 +83,8 @@ const HEADER: [&str; 9] = [
     "deleted",
     "segments",
     "bytes",
+    "state",
+    "reason",
 ];
 
 fn row(info: &pb::CollectionInfo) -> Vec<Value> {
@@ -94,6 +96,13 @@ fn row(info: &pb::CollectionInfo) -> Vec<Value> {
         pb::Metric::Ip => "ip",
         pb::Metric::Unspecified => "unspecified",
     };
+    // READ_ONLY / DAMAGED come with the reason (file, offset, LSN).
+    let state = match info.state() {
+        pb::CollectionState::ReadWrite => "read-write",
+        pb::CollectionState::ReadOnly => "read-only",
+        pb::CollectionState::Damaged => "damaged",
+        pb::CollectionState::Unspecified => "unspecified",
+    };
     vec![
         json!(config.name),
         json!(config.dim),
@@ -104,6 +113,8 @@ fn row(info: &pb::CollectionInfo) -> Vec<Value> {
         json!(stats.deleted),
         json!(stats.segments),
         json!(stats.bytes),
+        json!(state),
+        json!(info.state_reason),
     ]
 }
 
