@@ -235,6 +235,8 @@ fn connect_failure(url: &str, e: &(dyn std::error::Error + 'static)) -> String {
         format!("no server is listening at {address} (connection refused); start one with `waypoint serve --addr {address}` or check the URL")
     } else if url.starts_with("https://") && chain.contains("InvalidContentType") {
         format!("the server at {address} does not speak TLS (it answered in plaintext); use http:// instead of https://")
+    } else if chain.contains("UnknownIssuer") {
+        format!("{chain}: the server's certificate is not signed by a CA this client trusts; pass the CA's PEM file (e.g. `--ca-cert ca.pem`, or `ClientBuilder::ca_certificate_pem`)")
     } else {
         chain
     }

@@ -894,7 +894,11 @@ async fn import_speaks_tls_to_a_private_ca_and_sends_the_api_key() {
     );
     common::fails_with(
         &mut import(&["--api-key", READ_WRITE]),
-        &[&format!("cannot connect to {url}"), "UnknownIssuer"],
+        &[
+            &format!("cannot connect to {url}"),
+            "UnknownIssuer",
+            "--ca-cert",
+        ],
     );
     // Plaintext to the TLS server: told to use https://.
     let plain = url.replace("https://", "http://");
