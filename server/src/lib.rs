@@ -16,5 +16,8 @@ pub mod connection;
 pub mod fuzzing;
 pub mod serve;
 pub mod service;
-pub mod storage;
 pub mod tls;
+
+/// The durable collections the server serves from: the `waypoint-storage`
+/// crate (`server/storage/`), re-exported so the CLI and service keep one path.
+pub use waypoint_storage as storage;

@@ -74,7 +74,7 @@ impl Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::payload::{Payload, Value};
+    use crate::payload::{Payload, Value};
 
     #[test]
     fn must_should_must_not_combine_as_documented() {

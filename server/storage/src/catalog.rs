@@ -323,8 +323,8 @@ mod tests {
     use waypoint_index::Metric;
 
     use super::*;
-    use crate::storage::payload::Payload;
-    use crate::storage::wal::PointWrite;
+    use crate::payload::Payload;
+    use crate::wal::PointWrite;
 
     fn config(dim: usize) -> Config {
         Config {

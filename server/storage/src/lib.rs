@@ -1,4 +1,7 @@
-//! Durable collections: the storage half of `waypoint serve`.
+//! Durable collections: the storage half of `waypoint serve`, as a crate of
+//! its own (`waypoint-storage`) so that anything needing collections — the
+//! gRPC and HTTP front ends, fuzz targets, an embedded mode — can open them
+//! without pulling in a server.
 //!
 //! Data flows through these modules in this order:
 //! - [`catalog`]: the collections under `--data-dir/collections/`, opened at
